@@ -1,0 +1,55 @@
+//! The `skbnet` command: runs the stack on a Linux host.
+
+use std::process::ExitCode;
+
+use skbnet::skb::{BUF_INFO_BYTES, HEAD_BYTES, OWNER_BYTES};
+
+const USAGE: &str = "\
+skbnet: a no_std TCP/IP stack built like Linux's, run on a host
+
+usage:
+  skbnet pool-budget HEADS BUFS SIZE OWNERS
+      print the RAM an sk_buff pool of that shape costs in firmware
+  skbnet demo
+      the in-process demo world (not yet: it arrives with the IPv4 issue)
+  skbnet help
+      this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("pool-budget") => pool_budget(&args[1..]),
+        Some("demo") => {
+            eprintln!("skbnet demo: not available yet; it arrives with the IPv4/UDP issue (#5)");
+            ExitCode::from(2)
+        }
+        None | Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("skbnet: unknown command `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The RAM formula of `skbnet::skb::PoolStorage`, for sizes given at run time.
+fn pool_budget(args: &[String]) -> ExitCode {
+    let nums: Result<Vec<usize>, _> = args.iter().map(|a| a.parse::<usize>()).collect();
+    let Ok([heads, bufs, size, owners]) = nums.as_deref().map(<[usize; 4]>::try_from).unwrap_or(Ok([0; 4])) else {
+        eprintln!("skbnet pool-budget: want four numbers: HEADS BUFS SIZE OWNERS\n\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    if heads == 0 || bufs == 0 || owners == 0 || size < 64 {
+        eprintln!("skbnet pool-budget: HEADS, BUFS and OWNERS must be at least 1, SIZE at least 64");
+        return ExitCode::from(2);
+    }
+    let total = heads * HEAD_BYTES + bufs * (size + BUF_INFO_BYTES) + owners * OWNER_BYTES;
+    println!("heads   {heads:>6} x {HEAD_BYTES:>5} B = {:>9} B", heads * HEAD_BYTES);
+    println!("buffers {bufs:>6} x {:>5} B = {:>9} B", size + BUF_INFO_BYTES, bufs * (size + BUF_INFO_BYTES));
+    println!("owners  {owners:>6} x {OWNER_BYTES:>5} B = {:>9} B", owners * OWNER_BYTES);
+    println!("total                     {total:>9} B ({:.1} KiB)", total as f64 / 1024.0);
+    ExitCode::SUCCESS
+}

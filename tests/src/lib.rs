@@ -1,0 +1,2 @@
+//! Shared helpers for skbnet's cross-crate tests. The tests themselves live
+//! in `tests/tests/`, one file per subject.
