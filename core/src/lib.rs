@@ -5,6 +5,13 @@
 //!
 //! - [`skb`]: sk_buffs in fixed memory pools, their queues and accounting:
 //!   the memory every other layer works in.
+//! - [`wire`]: zero-copy views of Ethernet, ARP, IPv4, ICMPv4, UDP and TCP
+//!   (with options), the Internet checksum and its offload contract, and
+//!   tcpdump-style printing.
+//! - [`dev`]: the driver boundary (`NetDevice`), NAPI polling, loopback,
+//!   and the software fallbacks for offloads: checksums, GSO and GRO.
+//! - [`ip`]: IPv4 routing (the FIB), input, forwarding, output, ICMP.
+//! - [`netns`]: network namespaces and the world that holds them.
 //! - [`time`]: time is an argument; the core never reads a clock.
 //!
 //! The crate is `#![no_std]`, uses no `alloc`, and forbids `unsafe`. Memory
@@ -12,5 +19,9 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod dev;
+pub mod ip;
+pub mod netns;
 pub mod skb;
 pub mod time;
+pub mod wire;

@@ -1,11 +1,34 @@
 //! # skbnet-nic-sim
 //!
-//! The virtual NIC of skbnet: a model of network hardware (DMA descriptor
-//! rings, head and tail registers, a doorbell, TX completion, interrupts with
-//! moderation, checksum offload, TSO, LRO) and the driver that runs it, plus
-//! links with seeded faults and a pcap tap.
+//! The virtual NIC of skbnet: a model of network hardware and the driver that
+//! runs it, so the whole stack can be exercised anywhere, deterministically.
 //!
-//! This crate is `#![no_std]` and forbids `unsafe`. Its content arrives with
-//! the virtual-NIC issue (#4); today it holds nothing.
-#![no_std]
+//! - [`rng`]: the seeded generator behind every simulated fault.
+//! - [`link`]: the cable between two NICs, with rate, delay and seeded loss,
+//!   duplication, reordering and corruption.
+//! - [`pcap`]: pcap and pcapng writers, so Wireshark shows what crossed a link.
+//! - [`desc`]: descriptors and rings, the memory driver and device share.
+//! - [`nic`]: the NIC ([`nic::SimNic`]): its device model ([`hw`]) and its
+//!   driver ([`driver`]), behind skbnet's `NetDevice`; interrupts ([`irq`])
+//!   with moderation; byte-queue limits ([`bql`]).
+//! - [`port`]: what the PHY is cabled to: a link or a TUN device.
+//! - `smoltcp_phy` (feature `smoltcp`): a link end as smoltcp's
+//!   `phy::Device`, so smoltcp runs on the same simulated wire.
+//!
+//! The crate is `#![no_std]` (the `std` feature adds `std::io` sinks) and
+//! forbids `unsafe`.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+
+pub mod bql;
+pub mod desc;
+pub mod driver;
+pub mod hw;
+pub mod irq;
+pub mod link;
+pub mod nic;
+pub mod pcap;
+pub mod port;
+pub mod rng;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp_phy;

@@ -62,6 +62,70 @@ impl SkbPool<'_> {
         Ok(())
     }
 
+    /// Copy `len` bytes from `src` (from `src_off`) into `dst` (from
+    /// `dst_off`), both packets of this pool, without a bounce buffer; `dst`
+    /// chunks are un-shared as [`Self::write_at`] does. The ranges must lie
+    /// inside both packets, and the packets must differ.
+    pub fn copy_from_skb(
+        &mut self,
+        dst: &impl SkbId,
+        dst_off: usize,
+        src: &impl SkbId,
+        src_off: usize,
+        len: usize,
+    ) -> Result<(), SkbError> {
+        let (d, s) = (self.slot(dst).ok_or(SkbError::BadHandle)?, self.slot(src).ok_or(SkbError::BadHandle)?);
+        let fits = |off: usize, total: usize| off.checked_add(len).is_some_and(|end| end <= total);
+        if d == s {
+            return Err(SkbError::BadHandle);
+        }
+        if !fits(dst_off, self.len(dst)) || !fits(src_off, self.len(src)) {
+            return Err(SkbError::TooShort);
+        }
+        let (mut done, mut skip) = (0usize, dst_off);
+        let mut c = d as u16;
+        while c != NIL && done < len {
+            let h = self.heads[usize::from(c)];
+            let clen = usize::from(h.tail - h.data);
+            if skip >= clen {
+                skip -= clen;
+                c = h.frag;
+                continue;
+            }
+            let n = (clen - skip).min(len - done);
+            self.make_writable_below(c, h.data + (skip + n) as u16)?;
+            let buf = self.heads[usize::from(c)].buf;
+            let at = usize::from(buf) * self.buf_size() + usize::from(h.data) + skip;
+            self.copy_out_flat(src, src_off + done, at, n);
+            done += n;
+            skip = 0;
+            c = h.frag;
+        }
+        Ok(())
+    }
+
+    /// Copy `n` bytes of packet `src` from `off` to absolute position `at`
+    /// of the buffer memory (a range the caller made writable).
+    fn copy_out_flat(&mut self, src: &impl SkbId, off: usize, mut at: usize, n: usize) {
+        let (mut skip, mut left) = (off, n);
+        let mut c = self.slot(src).map_or(NIL, |i| i as u16);
+        while c != NIL && left > 0 {
+            let h = self.heads[usize::from(c)];
+            let clen = usize::from(h.tail - h.data);
+            if skip < clen {
+                let k = (clen - skip).min(left);
+                let from = usize::from(h.buf) * self.buf_size() + usize::from(h.data) + skip;
+                self.data.copy_within(from..from + k, at);
+                at += k;
+                left -= k;
+                skip = 0;
+            } else {
+                skip -= clen;
+            }
+            c = h.frag;
+        }
+    }
+
     /// Overwrite `src.len()` bytes starting `offset` bytes into the packet,
     /// un-sharing each chunk it touches.
     pub fn write_at(&mut self, skb: &impl SkbId, offset: usize, src: &[u8]) -> Result<(), SkbError> {

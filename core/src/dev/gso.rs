@@ -1,0 +1,182 @@
+//! Software GSO (`skb_gso_segment` for TCP over IPv4): split a super-packet
+//! into MSS-sized frames when the device cannot. The per-segment header
+//! rules live in [`fix_segment_headers`], which the simulated NIC's hardware
+//! TSO applies too, so software and hardware segment identically:
+//!
+//! - IPv4 total length fits the segment, identification counts up from the
+//!   super-packet's (`id + i`), and the header checksum is recomputed;
+//! - the TCP sequence number advances by `i * mss`;
+//! - FIN and PSH stay only on the last segment, CWR only on the first;
+//! - the TCP checksum field is seeded with the segment's pseudo-header sum
+//!   (the `CHECKSUM_PARTIAL` form), to be finished by device or software.
+
+use crate::skb::{Checksum, GsoType, OFFSET_UNSET, OwnerId, SkBuff, SkbError, SkbId, SkbPool, SkbQueue};
+use crate::wire::checksum::{InetSum, pseudo_header_v4};
+use crate::wire::{IpProtocol, Ipv4Packet, TcpFlags, TcpPacket, WireError};
+
+/// Where the headers of a TCP/IPv4 super-packet sit, from its first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsoLayout {
+    /// Offset of the IPv4 header (0 for bare IP, 14 or 18 after Ethernet).
+    pub l3: usize,
+    /// Offset of the TCP header.
+    pub l4: usize,
+    /// Length of all headers, TCP options included.
+    pub hdr_len: usize,
+    /// Payload bytes per segment.
+    pub mss: usize,
+}
+
+/// Why software segmentation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GsoError {
+    /// Only TCP over IPv4 is segmented.
+    Unsupported,
+    /// The header offsets or the headers themselves are wrong.
+    BadHeaders(WireError),
+    /// The pool ran out part way; nothing was produced.
+    Skb(SkbError),
+}
+
+/// Fix the headers of segment `index` (of `mss`-sized segments, `last` or
+/// not) in `seg`: a copy of the super-packet's headers followed by this
+/// segment's `payload_len` bytes. See the module documentation for the rules.
+pub fn fix_segment_headers(
+    seg: &mut [u8],
+    layout: &TsoLayout,
+    index: u16,
+    payload_len: usize,
+    last: bool,
+) -> Result<(), WireError> {
+    let TsoLayout { l3, l4, hdr_len, mss } = *layout;
+    if l3 + Ipv4Packet::<&[u8]>::MIN_HEADER_LEN > l4 || l4 + 20 > hdr_len || seg.len() != hdr_len + payload_len {
+        return Err(WireError::Truncated);
+    }
+    let ip_len = u16::try_from(seg.len() - l3).map_err(|_| WireError::BadTotalLen)?;
+    Ipv4Packet::new_unchecked(&mut seg[l3..l4]).set_total_len(ip_len);
+    let mut ip = Ipv4Packet::new_checked(&mut seg[l3..])?;
+    if ip.header_len() != l4 - l3 {
+        return Err(WireError::BadHeaderLen);
+    }
+    let ident = ip.ident().wrapping_add(index);
+    ip.set_ident(ident);
+    ip.fill_checksum();
+    let (src, dst) = (ip.src(), ip.dst());
+    let mut tcp = TcpPacket::new_checked(&mut seg[l4..])?;
+    if l4 + tcp.header_len() != hdr_len {
+        return Err(WireError::BadHeaderLen);
+    }
+    let seq = tcp.seq_number().wrapping_add((usize::from(index) * mss) as u32);
+    tcp.set_seq_number(seq);
+    let mut flags = tcp.flags();
+    if !last {
+        flags = flags.without(TcpFlags::FIN | TcpFlags::PSH);
+    }
+    if index != 0 {
+        flags = flags.without(TcpFlags::CWR);
+    }
+    tcp.set_flags(flags);
+    let tcp_len = (seg.len() - l4) as u16;
+    let seed = pseudo_header_v4(src, dst, IpProtocol::TCP, tcp_len).fold();
+    TcpPacket::new_unchecked(&mut seg[l4..]).set_checksum(seed);
+    Ok(())
+}
+
+/// The layout of a GSO packet from its metadata and TCP header.
+fn layout_of(pool: &SkbPool, skb: &impl SkbId) -> Result<TsoLayout, GsoError> {
+    let meta = pool.meta(skb);
+    if meta.gso.kind != GsoType::TcpV4 || meta.gso.size == 0 {
+        return Err(GsoError::Unsupported);
+    }
+    let data = pool.data_offset(skb);
+    let bad = GsoError::BadHeaders(WireError::BadHeaderLen);
+    if meta.network_header == OFFSET_UNSET || meta.transport_header == OFFSET_UNSET {
+        return Err(bad);
+    }
+    let l3 = usize::from(meta.network_header.checked_sub(data).ok_or(bad)?);
+    let l4 = usize::from(meta.transport_header.checked_sub(data).ok_or(bad)?);
+    let mut doff = [0u8; 1];
+    pool.copy_to_slice(skb, l4 + 12, &mut doff).map_err(|_| GsoError::BadHeaders(WireError::Truncated))?;
+    let hdr_len = l4 + usize::from(doff[0] >> 4) * 4;
+    if hdr_len > pool.len(skb) || hdr_len > 256 {
+        return Err(GsoError::BadHeaders(WireError::Truncated));
+    }
+    Ok(TsoLayout { l3, l4, hdr_len, mss: usize::from(meta.gso.size) })
+}
+
+/// Segment the GSO packet `skb` into `out` (which receives nothing on
+/// failure). Each segment is a linear packet with the super-packet's
+/// headroom and metadata, charged to the system owner; its TCP checksum is
+/// left `CHECKSUM_PARTIAL` when `device_csum`, finished otherwise. `skb`
+/// itself is left alone for the caller to free.
+pub fn gso_segment(pool: &mut SkbPool, skb: &SkBuff, device_csum: bool, out: &mut SkbQueue) -> Result<usize, GsoError> {
+    let layout = layout_of(pool, skb)?;
+    let headroom = pool.headroom(skb);
+    let payload = pool.len(skb) - layout.hdr_len;
+    let count = payload.div_ceil(layout.mss).max(1);
+    let mut made = SkbQueue::new();
+    for i in 0..count {
+        let len = layout.mss.min(payload - i * layout.mss);
+        match make_segment(pool, skb, &layout, headroom, i, len, i + 1 == count, device_csum) {
+            Ok(seg) => made.push_back(pool, seg),
+            Err(e) => {
+                made.purge(pool);
+                return Err(e);
+            }
+        }
+    }
+    out.splice_back(pool, &mut made);
+    Ok(count)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_segment(
+    pool: &mut SkbPool,
+    skb: &SkBuff,
+    layout: &TsoLayout,
+    headroom: usize,
+    index: usize,
+    len: usize,
+    last: bool,
+    device_csum: bool,
+) -> Result<SkBuff, GsoError> {
+    let seg = pool.alloc_with_headroom(OwnerId::SYSTEM, headroom).map_err(GsoError::Skb)?;
+    let filled = pool
+        .put(&seg, layout.hdr_len + len)
+        .map(|_| ())
+        .and_then(|_| pool.copy_from_skb(&seg, 0, skb, 0, layout.hdr_len))
+        .and_then(|_| pool.copy_from_skb(&seg, layout.hdr_len, skb, layout.hdr_len + index * layout.mss, len));
+    if let Err(e) = filled {
+        pool.free(seg);
+        return Err(GsoError::Skb(e));
+    }
+    let fixed = match pool.data_mut(&seg) {
+        Ok(bytes) => fix_segment_headers(bytes, layout, index as u16, len, last).map(|_| {
+            if !device_csum {
+                let sum = InetSum::new().add(&bytes[layout.l4..]).finish();
+                bytes[layout.l4 + 16..layout.l4 + 18].copy_from_slice(&sum.to_be_bytes());
+            }
+        }),
+        Err(e) => {
+            pool.free(seg);
+            return Err(GsoError::Skb(e));
+        }
+    };
+    if let Err(e) = fixed {
+        pool.free(seg);
+        return Err(GsoError::BadHeaders(e));
+    }
+    let data = pool.data_offset(&seg);
+    let mut meta = *pool.meta(skb);
+    meta.gso = Default::default();
+    meta.mac_header = if layout.l3 > 0 { data } else { OFFSET_UNSET };
+    meta.network_header = data + layout.l3 as u16;
+    meta.transport_header = data + layout.l4 as u16;
+    meta.csum =
+        if device_csum { Checksum::Partial { start: data + layout.l4 as u16, offset: 16 } } else { Checksum::None };
+    if let Ok(m) = pool.meta_mut(&seg) {
+        *m = meta;
+    }
+    Ok(seg)
+}

@@ -1,0 +1,553 @@
+//! The device half of the simulated NIC: what the silicon does.
+//!
+//! On each run it fetches transmit descriptors from its head register up to
+//! the tail the driver wrote, gathers each packet's buffers by DMA, performs
+//! the offloads the descriptor asks for (checksum insertion, TCP
+//! segmentation), puts frames on its port and writes completion back. It
+//! takes arriving frames into posted receive buffers, verifies checksums,
+//! coalesces TCP segments of a flow (LRO), writes status back, and drops
+//! (and counts) what arrives when no buffer is posted. Interrupts fire under
+//! moderation and mask themselves until the driver's poll re-enables them.
+
+use skbnet::dev::Medium;
+use skbnet::dev::gro::{GroVerdict, TcpSeg, fix_merged_headers, merge_verdict};
+use skbnet::dev::gso::{TsoLayout, fix_segment_headers};
+use skbnet::skb::{SkbPool, VirtioNetHdr};
+use skbnet::time::Instant;
+use skbnet::wire::checksum::InetSum;
+use skbnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
+
+use crate::desc::{
+    DD, EOP, OWN, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO, TxDesc,
+};
+use crate::irq::{CAUSE_RX, CAUSE_TX};
+use crate::nic::{Coalesce, SimNic, usecs};
+use crate::port::Port;
+
+/// Counters the device keeps in its own registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HwStats {
+    /// Frames taken from the port.
+    pub rx_frames: u64,
+    /// Frames dropped because no receive descriptor was posted.
+    pub rx_missed: u64,
+    /// Frames whose TCP/UDP checksum the device found bad.
+    pub rx_csum_bad: u64,
+    /// Segments LRO merged into an earlier one.
+    pub lro_merged: u64,
+    /// Packets fetched from the TX ring.
+    pub tx_packets: u64,
+    /// Frames put on the port (a TSO packet makes several).
+    pub tx_frames: u64,
+    /// TX packets the device could not send (malformed descriptors, too big).
+    pub tx_errors: u64,
+    /// Interrupts fired.
+    pub interrupts: u64,
+}
+
+/// Events waiting for an interrupt.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    count: u32,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn add(&mut self, now: Instant, n: u32) {
+        if self.count == 0 {
+            self.since = Some(now);
+        }
+        self.count += n;
+    }
+
+    fn due(&self, now: Instant, frames: u32, wait_us: u32) -> bool {
+        match self.since {
+            Some(since) if self.count > 0 => self.count >= frames.max(1) || now >= since + usecs(wait_us),
+            _ => false,
+        }
+    }
+
+    fn deadline(&self, wait_us: u32) -> Option<Instant> {
+        self.since.filter(|_| self.count > 0).map(|s| s + usecs(wait_us))
+    }
+}
+
+/// An LRO context: a packet being built from merged segments, its
+/// descriptors not yet written back.
+#[derive(Clone, Copy, Debug)]
+struct Lro {
+    first: u16,
+    last: u16,
+    seg: TcpSeg,
+    next_seq: u32,
+    last_id: u16,
+    mss: u16,
+    segs: u16,
+    /// Offset of the IPv4 header in the first buffer.
+    l3: u16,
+    total_len: u16,
+    psh: bool,
+    status: u16,
+    /// When the context opened: it is written back `lro_usecs` later at
+    /// the latest, as RSC hardware does on its timer.
+    opened: Instant,
+}
+
+/// The device's internal state: registers beyond the ring pointers, its
+/// frame buffers, moderation timers and counters.
+pub struct HwState<const FRAME: usize> {
+    masked: bool,
+    frame: [u8; FRAME],
+    seg: [u8; FRAME],
+    rx_ev: Pending,
+    tx_ev: Pending,
+    lro: Option<Lro>,
+    pub(crate) stats: HwStats,
+}
+
+impl<const FRAME: usize> HwState<FRAME> {
+    pub(crate) fn new() -> Self {
+        HwState {
+            masked: false,
+            frame: [0; FRAME],
+            seg: [0; FRAME],
+            rx_ev: Pending::default(),
+            tx_ev: Pending::default(),
+            lro: None,
+            stats: HwStats::default(),
+        }
+    }
+
+    /// The driver read the cause register (clearing it) and unmasked.
+    pub(crate) fn ack_and_unmask(&mut self) {
+        self.rx_ev = Pending::default();
+        self.tx_ev = Pending::default();
+        self.masked = false;
+    }
+
+    /// When a timer fires next (interrupt moderation, the LRO flush), if one runs.
+    pub(crate) fn timer_deadline(&self, c: &Coalesce, lro_usecs: u32) -> Option<Instant> {
+        let lro = self.lro.map(|l| l.opened + usecs(lro_usecs));
+        let irq =
+            if self.masked { [None, None] } else { [self.rx_ev.deadline(c.rx_usecs), self.tx_ev.deadline(c.tx_usecs)] };
+        [lro, irq[0], irq[1]].into_iter().flatten().min()
+    }
+}
+
+impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
+    pub(crate) fn hw_run(&mut self, now: Instant, pool: &mut SkbPool) {
+        self.hw_tx(now, pool);
+        self.hw_rx(now, pool);
+        self.hw_interrupts(now);
+    }
+
+    fn hw_tx(&mut self, now: Instant, pool: &mut SkbPool) {
+        while self.tx.head != self.tx.tail {
+            let start = self.tx.head;
+            let Some((end, total)) = self.tx_packet_extent(start) else { return };
+            let d = self.tx.desc[usize::from(start)];
+            self.hw.stats.tx_packets += 1;
+            let sent = d.flags & (OWN | SOP) == OWN | SOP
+                && self.gather(pool, start, end, total)
+                && self.tx_offload_and_send(now, &d, total);
+            if !sent {
+                self.hw.stats.tx_errors += 1;
+            }
+            let mut i = start;
+            loop {
+                let desc = &mut self.tx.desc[usize::from(i)];
+                desc.flags = (desc.flags & !OWN) | DD;
+                if i == end {
+                    break;
+                }
+                i = Ring::<TxDesc, TXN>::next(i);
+            }
+            self.tx.head = Ring::<TxDesc, TXN>::next(end);
+            self.hw.tx_ev.add(now, 1);
+        }
+    }
+
+    /// The EOP descriptor and total length of the packet starting at
+    /// `start`, or `None` while its descriptors are not all handed over.
+    fn tx_packet_extent(&self, start: u16) -> Option<(u16, usize)> {
+        let (mut i, mut total) = (start, 0usize);
+        loop {
+            let d = self.tx.desc[usize::from(i)];
+            total += usize::from(d.len);
+            if d.flags & EOP != 0 || d.flags & OWN == 0 {
+                return Some((i, total));
+            }
+            i = Ring::<TxDesc, TXN>::next(i);
+            if i == self.tx.tail {
+                return None;
+            }
+        }
+    }
+
+    /// DMA every buffer of the packet into the frame buffer.
+    fn gather(&mut self, pool: &SkbPool, start: u16, end: u16, total: usize) -> bool {
+        if total > FRAME {
+            return false;
+        }
+        let (mut i, mut pos) = (start, 0usize);
+        loop {
+            let d = self.tx.desc[usize::from(i)];
+            let len = usize::from(d.len);
+            let Some(addr) = d.addr else { return false };
+            if pool.copy_to_slice(&addr.skb, addr.offset as usize, &mut self.hw.frame[pos..pos + len]).is_err() {
+                return false;
+            }
+            pos += len;
+            if i == end {
+                return true;
+            }
+            i = Ring::<TxDesc, TXN>::next(i);
+        }
+    }
+
+    fn tx_offload_and_send(&mut self, now: Instant, d: &TxDesc, total: usize) -> bool {
+        let (port, frame) = (&mut self.port, &mut self.hw.frame[..total]);
+        if port.carries_offloads() && d.flags & TX_CSUM != 0 {
+            let mut vnet = VirtioNetHdr {
+                flags: VirtioNetHdr::F_NEEDS_CSUM,
+                csum_start: d.csum_start,
+                csum_offset: d.csum_offset,
+                ..VirtioNetHdr::default()
+            };
+            if d.flags & TX_TSO != 0 && total > usize::from(d.hdr_len) + usize::from(d.mss) {
+                vnet.gso_type = VirtioNetHdr::GSO_TCPV4;
+                vnet.gso_size = d.mss;
+                vnet.hdr_len = d.hdr_len;
+            }
+            port.transmit(now, frame, &vnet);
+            self.hw.stats.tx_frames += 1;
+            return true;
+        }
+        if d.flags & TX_TSO != 0 {
+            return self.tso_send(now, d, total);
+        }
+        if d.flags & TX_CSUM != 0 && !insert_checksum(frame, d.csum_start, d.csum_offset) {
+            return false;
+        }
+        port.transmit(now, frame, &VirtioNetHdr::default());
+        self.hw.stats.tx_frames += 1;
+        true
+    }
+
+    /// Segment the gathered super-packet into MSS-sized frames.
+    fn tso_send(&mut self, now: Instant, d: &TxDesc, total: usize) -> bool {
+        let l3 = if self.cfg.medium == Medium::Ethernet {
+            match EthernetFrame::new_checked(&self.hw.frame[..total]) {
+                Ok(eth) => eth.header_len(),
+                Err(_) => return false,
+            }
+        } else {
+            0
+        };
+        let layout =
+            TsoLayout { l3, l4: usize::from(d.csum_start), hdr_len: usize::from(d.hdr_len), mss: usize::from(d.mss) };
+        if layout.mss == 0 || layout.hdr_len > total || layout.l4 + 20 > layout.hdr_len || layout.l3 >= layout.l4 {
+            return false;
+        }
+        let payload = total - layout.hdr_len;
+        let segs = payload.div_ceil(layout.mss).max(1);
+        for i in 0..segs {
+            let off = layout.hdr_len + i * layout.mss;
+            let len = layout.mss.min(payload - (i * layout.mss).min(payload));
+            let seg_len = layout.hdr_len + len;
+            let (frame, seg) = (&self.hw.frame, &mut self.hw.seg);
+            seg[..layout.hdr_len].copy_from_slice(&frame[..layout.hdr_len]);
+            seg[layout.hdr_len..seg_len].copy_from_slice(&frame[off..off + len]);
+            let seg = &mut seg[..seg_len];
+            if fix_segment_headers(seg, &layout, i as u16, len, i + 1 == segs).is_err()
+                || !insert_checksum(seg, d.csum_start, d.csum_offset)
+            {
+                return false;
+            }
+            self.port.transmit(now, seg, &VirtioNetHdr::default());
+            self.hw.stats.tx_frames += 1;
+        }
+        true
+    }
+
+    fn hw_rx(&mut self, now: Instant, pool: &mut SkbPool) {
+        // A run takes at most what fits in the ring, then leaves the rest on
+        // the port for the next run, as a real FIFO would fill and drop.
+        for _ in 0..RXN * 4 {
+            let Some(f) = self.port.receive(now, &mut self.hw.frame) else { break };
+            self.hw.stats.rx_frames += 1;
+            let len = f.len.min(FRAME);
+            let mut status = if self.cfg.offloads.rx_csum { self.rx_checksums(len) } else { 0 };
+            if f.vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0 {
+                status = (status & !RX_L4_BAD) | RX_L4_OK;
+            }
+            if f.vnet.gso_type != VirtioNetHdr::GSO_NONE && f.vnet.gso_size != 0 {
+                self.lro_flush(now, pool);
+                let payload = len.saturating_sub(usize::from(f.vnet.hdr_len));
+                let segs = payload.div_ceil(usize::from(f.vnet.gso_size)) as u16;
+                self.rx_write(now, pool, len, status | RX_RSC, segs, f.vnet.gso_size);
+                continue;
+            }
+            if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, len, status) {
+                continue;
+            }
+            self.rx_write(now, pool, len, status, 0, 0);
+        }
+        let expired = self.hw.lro.is_some_and(|c| now >= c.opened + usecs(self.cfg.lro_usecs));
+        if expired {
+            self.lro_flush(now, pool);
+        }
+    }
+
+    /// Verify the IPv4 header checksum and the TCP/UDP checksum of the frame.
+    fn rx_checksums(&mut self, len: usize) -> u16 {
+        let Some(l3) = self.l3_offset(len) else { return 0 };
+        let Ok(ip) = Ipv4Packet::new_checked(&self.hw.frame[l3..len]) else { return 0 };
+        if !ip.verify_checksum() {
+            return 0;
+        }
+        if ip.is_fragment() {
+            return RX_L3_OK;
+        }
+        let good = match ip.protocol() {
+            IpProtocol::TCP => {
+                TcpPacket::new_checked(ip.payload()).is_ok_and(|t| t.verify_checksum(ip.src(), ip.dst()))
+            }
+            IpProtocol::UDP => {
+                UdpPacket::new_checked(ip.payload()).is_ok_and(|u| u.verify_checksum(ip.src(), ip.dst()))
+            }
+            _ => return RX_L3_OK,
+        };
+        if good {
+            RX_L3_OK | RX_L4_OK
+        } else {
+            self.hw.stats.rx_csum_bad += 1;
+            RX_L3_OK | RX_L4_BAD
+        }
+    }
+
+    /// Where the IPv4 header starts in the frame buffer, if it holds IPv4.
+    fn l3_offset(&self, len: usize) -> Option<usize> {
+        match self.cfg.medium {
+            Medium::Ip => Some(0),
+            Medium::Ethernet => {
+                let eth = EthernetFrame::new_checked(&self.hw.frame[..len]).ok()?;
+                (eth.ethertype() == EtherType::IPV4).then(|| eth.header_len())
+            }
+        }
+    }
+
+    /// DMA `len` bytes of the frame buffer into posted descriptors and write
+    /// status back. Drops and counts the frame when too few are posted.
+    fn rx_write(&mut self, now: Instant, pool: &mut SkbPool, len: usize, status: u16, segs: u16, mss: u16) {
+        let Some(descs) = self.rx_take(pool, 0, len) else { return };
+        let (first, last) = descs;
+        self.rx_writeback(first, last, status, segs, mss);
+        self.hw.rx_ev.add(now, 1);
+    }
+
+    /// Copy frame bytes `[from, from+len)` into descriptors from the RX head
+    /// onward, leaving them unwritten-back. Returns the first and last used.
+    fn rx_take(&mut self, pool: &mut SkbPool, from: usize, len: usize) -> Option<(u16, u16)> {
+        let first = self.rx.head;
+        let (mut i, mut done, mut last) = (first, 0usize, first);
+        let avail = Ring::<RxDesc, RXN>::distance(self.rx.head, self.rx.tail);
+        let need = self.descs_for(len, first)?;
+        if need > avail {
+            self.hw.stats.rx_missed += 1;
+            return None;
+        }
+        for _ in 0..need {
+            let d = &mut self.rx.desc[usize::from(i)];
+            let n = usize::from(d.buf_len).min(len - done);
+            if let Some(addr) = d.addr {
+                let bytes = &self.hw.frame[from + done..from + done + n];
+                if pool.write_at(&addr.skb, addr.offset as usize, bytes).is_err() {
+                    d.flags |= RX_TRUNCATED;
+                }
+            } else {
+                d.flags |= RX_TRUNCATED;
+            }
+            d.len = n as u16;
+            done += n;
+            last = i;
+            i = Ring::<RxDesc, RXN>::next(i);
+        }
+        self.rx.head = i;
+        Some((first, last))
+    }
+
+    /// Descriptors needed for `len` bytes from `first` (buffers may differ in size).
+    fn descs_for(&mut self, len: usize, first: u16) -> Option<usize> {
+        let (mut i, mut room, mut n) = (first, 0usize, 0usize);
+        while room < len.max(1) {
+            if i == self.rx.tail || self.rx.desc[usize::from(i)].flags & OWN == 0 {
+                self.hw.stats.rx_missed += 1;
+                return None;
+            }
+            room += usize::from(self.rx.desc[usize::from(i)].buf_len);
+            n += 1;
+            i = Ring::<RxDesc, RXN>::next(i);
+        }
+        Some(n)
+    }
+
+    fn rx_writeback(&mut self, first: u16, last: u16, status: u16, segs: u16, mss: u16) {
+        let mut i = first;
+        loop {
+            let d = &mut self.rx.desc[usize::from(i)];
+            d.flags = (d.flags & !OWN) | DD | status;
+            if i == first {
+                d.flags |= SOP;
+                d.rsc_segs = segs;
+                d.rsc_mss = mss;
+            }
+            if i == last {
+                d.flags |= EOP;
+                break;
+            }
+            i = Ring::<RxDesc, RXN>::next(i);
+        }
+    }
+
+    /// Merge the frame into the open LRO context, or open one. False when the
+    /// frame is not LRO material (it is then written on its own).
+    fn lro_try(&mut self, now: Instant, pool: &mut SkbPool, len: usize, status: u16) -> bool {
+        let Some(l3) = self.l3_offset(len) else {
+            self.lro_flush(now, pool);
+            return false;
+        };
+        let Some(seg) = TcpSeg::parse(&self.hw.frame[l3..len]) else {
+            self.lro_flush(now, pool);
+            return false;
+        };
+        if let Some(ctx) = self.hw.lro {
+            let verdict = merge_verdict(&ctx.seg, ctx.next_seq, ctx.last_id, ctx.mss, &seg);
+            let room = usize::from(ctx.total_len) + usize::from(seg.payload_len) <= usize::from(u16::MAX);
+            if verdict != GroVerdict::Flush
+                && room
+                && ctx.segs < self.cfg.lro_max_segs
+                && self.lro_append(pool, l3, len, &seg)
+            {
+                if verdict == GroVerdict::MergeThenFlush {
+                    self.lro_flush(now, pool);
+                }
+                return true;
+            }
+            self.lro_flush(now, pool);
+        }
+        self.lro_open(now, pool, l3, len, status, seg)
+    }
+
+    fn lro_open(&mut self, now: Instant, pool: &mut SkbPool, l3: usize, len: usize, status: u16, seg: TcpSeg) -> bool {
+        if seg.payload_len == 0 || !seg.mergeable_alone() {
+            return false;
+        }
+        let Some((first, last)) = self.rx_take(pool, 0, len) else { return true };
+        let ctx = Lro {
+            first,
+            last,
+            next_seq: seg.seq.wrapping_add(u32::from(seg.payload_len)),
+            last_id: seg.ip_id,
+            mss: seg.payload_len,
+            segs: 1,
+            l3: l3 as u16,
+            total_len: seg.ip_total_len,
+            psh: seg.flags & 0x08 != 0,
+            status,
+            seg,
+            opened: now,
+        };
+        self.hw.lro = Some(ctx);
+        if seg.flags & 0x08 != 0 {
+            self.lro_flush(now, pool);
+        }
+        true
+    }
+
+    /// DMA the payload of the segment in the frame buffer after the context's
+    /// last descriptor, and fix the merged packet's headers in its first buffer.
+    fn lro_append(&mut self, pool: &mut SkbPool, l3: usize, len: usize, seg: &TcpSeg) -> bool {
+        let Some(mut ctx) = self.hw.lro else { return false };
+        let payload_at = l3 + usize::from(seg.hdr_len);
+        let payload = usize::from(seg.payload_len);
+        if Ring::<RxDesc, RXN>::next(ctx.last) != self.rx.head || payload_at + payload > len {
+            return false;
+        }
+        let Some((_, last)) = self.rx_take(pool, payload_at, payload) else { return false };
+        ctx.last = last;
+        ctx.segs += 1;
+        ctx.next_seq = ctx.next_seq.wrapping_add(u32::from(seg.payload_len));
+        ctx.last_id = seg.ip_id;
+        ctx.total_len = ctx.total_len.saturating_add(seg.payload_len);
+        ctx.psh |= seg.flags & 0x08 != 0;
+        self.hw.lro = Some(ctx);
+        self.hw.stats.lro_merged += 1;
+        true
+    }
+
+    /// Close the LRO context: fix the merged headers and write all its
+    /// descriptors back as one packet.
+    fn lro_flush(&mut self, now: Instant, pool: &mut SkbPool) {
+        let Some(ctx) = self.hw.lro.take() else { return };
+        if ctx.segs > 1 {
+            self.lro_fix_headers(pool, &ctx);
+        }
+        let (segs, mss) = if ctx.segs > 1 { (ctx.segs, ctx.mss) } else { (0, 0) };
+        let rsc = if ctx.segs > 1 { RX_RSC } else { 0 };
+        self.rx_writeback(ctx.first, ctx.last, ctx.status | rsc, segs, mss);
+        self.hw.rx_ev.add(now, 1);
+    }
+
+    /// Patch the first buffer of a merged packet, as a DMA read-modify-write
+    /// of its header bytes: IPv4 total length and checksum, TCP PSH if any
+    /// segment had it, and the TCP checksum field seeded with the
+    /// pseudo-header sum of the merged length (GRO's `CHECKSUM_PARTIAL` form,
+    /// so the packet can be segmented again if it is forwarded).
+    fn lro_fix_headers(&mut self, pool: &mut SkbPool, ctx: &Lro) {
+        let Some(addr) = self.rx.desc[usize::from(ctx.first)].addr else { return };
+        let (l3, hdr) = (usize::from(ctx.l3), usize::from(ctx.seg.hdr_len));
+        let mut h = [0u8; 120];
+        let at = addr.offset as usize + l3;
+        if hdr > h.len() || pool.copy_to_slice(&addr.skb, at, &mut h[..hdr]).is_err() {
+            return;
+        }
+        if fix_merged_headers(&mut h[..hdr], ctx.total_len, ctx.psh).is_ok() {
+            let _ = pool.write_at(&addr.skb, at, &h[..hdr]);
+        }
+    }
+
+    fn hw_interrupts(&mut self, now: Instant) {
+        if self.hw.masked {
+            return;
+        }
+        let c = self.cfg.coalesce;
+        let mut causes = 0;
+        if self.hw.rx_ev.due(now, c.rx_frames, c.rx_usecs) {
+            causes |= CAUSE_RX;
+            self.stats.rx_interrupts += 1;
+        }
+        if self.hw.tx_ev.due(now, c.tx_frames, c.tx_usecs) {
+            causes |= CAUSE_TX;
+            self.stats.tx_interrupts += 1;
+        }
+        if causes != 0 {
+            self.hw.masked = true;
+            self.hw.stats.interrupts += 1;
+            self.irq.raise(causes);
+        }
+    }
+}
+
+/// Finish a seeded L4 checksum in a contiguous frame: sum from `start` to the
+/// end (the field holds the pseudo-header sum) and store the complement.
+fn insert_checksum(frame: &mut [u8], start: u16, offset: u16) -> bool {
+    let (start, field) = (usize::from(start), usize::from(start) + usize::from(offset));
+    if field + 2 > frame.len() {
+        return false;
+    }
+    let mut sum = InetSum::new();
+    sum.add(&frame[start..]);
+    frame[field..field + 2].copy_from_slice(&sum.finish().to_be_bytes());
+    true
+}

@@ -1,0 +1,285 @@
+//! Offloads, checked frame by frame by an independent parser (etherparse):
+//! hardware TSO in the simulated NIC, software GSO for devices without it,
+//! software GRO and the NIC's LRO, and the refusals GRO must make.
+
+mod common;
+
+use common::*;
+use skbnet::dev::gro::Gro;
+use skbnet::dev::xmit::validate_xmit;
+use skbnet::dev::{Features, Medium, NetDevice};
+use skbnet::skb::{Checksum, GsoType, SkbQueue};
+use skbnet::time::Instant;
+use skbnet::wire::checksum::finish_partial;
+use skbnet_nic_sim::link::Side;
+
+const MSS: u16 = 1448;
+
+/// Every check the segmentation rules promise, on the frames of one
+/// super-packet built from `template` with `payload`.
+fn check_segments(frames: &[Vec<u8>], template: &Seg, payload: &[u8]) {
+    let n = payload.len().div_ceil(usize::from(MSS));
+    assert_eq!(frames.len(), n, "one frame per MSS of payload");
+    let mut joined = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let p = parse_valid(f);
+        let last = i + 1 == n;
+        let want = if last { payload.len() - i * usize::from(MSS) } else { usize::from(MSS) };
+        assert_eq!(p.payload.len(), want, "segment {i} length");
+        assert_eq!(usize::from(p.ip.total_len), 20 + 32 + want);
+        assert_eq!(p.ip.identification, template.ip_id.wrapping_add(i as u16), "IP ID of segment {i}");
+        assert_eq!(p.tcp.sequence_number, template.seq.wrapping_add((i * usize::from(MSS)) as u32));
+        assert_eq!(p.tcp.acknowledgment_number, template.ack);
+        assert_eq!((p.tcp.fin, p.tcp.psh), (last && template.fin, last && template.psh), "FIN/PSH on segment {i}");
+        assert_eq!(p.tcp.cwr, i == 0 && template.cwr, "CWR only on the first");
+        assert!(p.tcp.ack);
+        assert_eq!(p.tcp.options.as_slice(), &[1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 3], "options copied");
+        joined.extend_from_slice(&p.payload);
+    }
+    assert_eq!(joined, payload, "the payload, byte for byte");
+}
+
+fn template() -> Seg {
+    Seg { fin: true, psh: true, cwr: true, seq: 0xffff_f000, ip_id: 0xfff0, ..Seg::default() }
+}
+
+#[test]
+fn hardware_tso_frames_are_valid_frame_by_frame() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let mut a = nic(MAC_A, &link, Side::A, |_| {});
+    let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let payload = payload_of(64_000, 3);
+    let skb = super_packet(&mut pool, &template(), &payload, MSS);
+    assert!(send(&mut pool, &mut a, skb).is_none());
+    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
+    let frames: Vec<Vec<u8>> = link
+        .borrow()
+        .tap()
+        .0
+        .iter()
+        .map(|(_, side, f)| {
+            assert_eq!(*side, Side::A);
+            f.clone()
+        })
+        .collect();
+    check_segments(&frames, &template(), &payload);
+    assert_eq!(a.hw_stats().tx_frames, frames.len() as u64);
+    // The receiving NIC delivers them unchanged.
+    let mut q = poll_all(&mut pool, &mut b);
+    assert_eq!(drain_bytes(&mut pool, &mut q), frames);
+    assert_eq!(a.reclaim_tx(&mut pool, Instant::ZERO), 1);
+    assert_eq!(a.stats().tx_packets, frames.len() as u64, "tx_packets counts segments");
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
+fn software_gso(f: Features) -> Vec<Vec<u8>> {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let payload = payload_of(20_000, 9);
+    let skb = super_packet(&mut pool, &template(), &payload, MSS);
+    let mut out = SkbQueue::new();
+    validate_xmit(&mut pool, skb, &f, &mut out).unwrap();
+    for r in out.iter(&pool).collect::<Vec<_>>() {
+        assert!(!pool.is_nonlinear(&r), "segments are linear");
+        assert_eq!(pool.meta(&r).gso.kind, GsoType::None);
+        if f.tx_csum {
+            assert!(matches!(pool.meta(&r).csum, Checksum::Partial { .. }));
+            finish_partial(&mut pool, &r).unwrap();
+        }
+    }
+    let frames = drain_bytes(&mut pool, &mut out);
+    check_segments(&frames, &template(), &payload);
+    assert!(pool.stats().is_idle());
+    frames
+}
+
+#[test]
+fn software_gso_matches_the_rules_with_and_without_checksum_offload() {
+    let full = software_gso(Features::NONE);
+    let partial = software_gso(Features { tx_csum: true, ..Features::NONE });
+    assert_eq!(full, partial, "finishing a partial checksum gives the same frames");
+}
+
+#[test]
+fn software_and_hardware_segmentation_agree() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let mut a = nic(MAC_A, &link, Side::A, |_| {});
+    let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let payload = payload_of(20_000, 9);
+    let skb = super_packet(&mut pool, &template(), &payload, MSS);
+    assert!(send(&mut pool, &mut a, skb).is_none());
+    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
+    let hw: Vec<Vec<u8>> = link.borrow().tap().0.iter().map(|(_, _, f)| f.clone()).collect();
+    assert_eq!(hw, software_gso(Features::NONE));
+    a.reclaim_tx(&mut pool, Instant::ZERO);
+    let mut q = poll_all(&mut pool, &mut b);
+    q.purge(&mut pool);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
+/// Feed frames through software GRO and return what comes out.
+fn gro(frames: &[Vec<u8>]) -> Vec<(Vec<u8>, u16, u16)> {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let mut g: Gro<8> = Gro::new();
+    let mut out = SkbQueue::new();
+    for f in frames {
+        let skb = rx_skb(&mut pool, f);
+        g.receive(&mut pool, Medium::Ethernet, skb, &mut out);
+    }
+    g.flush(&mut pool, &mut out);
+    assert!(g.is_empty());
+    let mut res = Vec::new();
+    while let Some(skb) = out.pop_front(&mut pool) {
+        let m = *pool.meta(&skb);
+        if m.gso.segs > 1 {
+            assert!(matches!(m.csum, Checksum::Partial { .. }), "a merged packet is CHECKSUM_PARTIAL");
+            finish_partial(&mut pool, &skb).unwrap();
+        }
+        res.push((bytes(&pool, &skb), m.gso.size, m.gso.segs));
+        pool.free(skb);
+    }
+    assert!(pool.stats().is_idle());
+    res
+}
+
+fn train(n: usize, len: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let payload = payload_of(n * len, 1);
+    let frames = (0..n)
+        .map(|i| {
+            let s = Seg { seq: 1000 + (i * len) as u32, ip_id: 100 + i as u16, ..Seg::default() };
+            tcp_frame(&s, &payload[i * len..(i + 1) * len])
+        })
+        .collect();
+    (frames, payload)
+}
+
+#[test]
+fn gro_merges_a_train_into_exactly_the_concatenated_payload() {
+    let (frames, payload) = train(10, 1448);
+    let out = gro(&frames);
+    assert_eq!(out.len(), 1);
+    let (bytes, size, segs) = &out[0];
+    assert_eq!((*size, *segs), (1448, 10));
+    let p = parse_valid(bytes);
+    assert_eq!(p.payload, payload);
+    assert_eq!(usize::from(p.ip.total_len), 52 + payload.len());
+    assert_eq!(p.tcp.sequence_number, 1000);
+    assert_eq!(p.ip.identification, 100, "the first segment's header leads");
+}
+
+#[test]
+fn gro_short_segment_or_psh_closes_the_packet() {
+    let (mut frames, _) = train(3, 1000);
+    frames.push(tcp_frame(&Seg { seq: 4000, ip_id: 103, ..Seg::default() }, &[7; 500]));
+    frames.push(tcp_frame(&Seg { seq: 4500, ip_id: 104, ..Seg::default() }, &[8; 1000]));
+    let out = gro(&frames);
+    assert_eq!(out.iter().map(|o| o.2).collect::<Vec<_>>(), [4, 0], "the short segment ended the train");
+    let (frames, payload) = train(4, 800);
+    let mut psh = frames.clone();
+    let s = Seg { seq: 1000 + 800, ip_id: 101, psh: true, ..Seg::default() };
+    psh[1] = tcp_frame(&s, &payload[800..1600]);
+    let out = gro(&psh);
+    assert_eq!(out.iter().map(|o| o.2).collect::<Vec<_>>(), [2, 2]);
+    let first = parse_valid(&out[0].0);
+    assert!(first.tcp.psh, "PSH carried by the merged packet");
+}
+
+#[test]
+fn gro_refuses_every_case_it_must() {
+    let base = Seg::default();
+    let cases: Vec<(&str, Seg, usize)> = vec![
+        ("SYN", Seg { syn: true, ..base.clone() }, 1000),
+        ("FIN", Seg { fin: true, ..base.clone() }, 1000),
+        ("RST", Seg { rst: true, ..base.clone() }, 1000),
+        ("URG", Seg { urg: true, ..base.clone() }, 1000),
+        ("ECE", Seg { ece: true, ..base.clone() }, 1000),
+        ("CWR", Seg { cwr: true, ..base.clone() }, 1000),
+        ("other options", Seg { ts: Some((8, 3)), ..base.clone() }, 1000),
+        ("no options", Seg { ts: None, ..base.clone() }, 1000),
+        ("out of order", Seg { seq: base.seq + 2000, ..base.clone() }, 1000),
+        ("old data", Seg { seq: base.seq, ..base.clone() }, 1000),
+        ("IP options", Seg { ip_options: true, ..base.clone() }, 1000),
+        ("fragment", Seg { more_frags: true, ..base.clone() }, 1000),
+        ("another TTL", Seg { ttl: 63, ..base.clone() }, 1000),
+        ("another TOS", Seg { tos: 0x10, ..base.clone() }, 1000),
+        ("another ACK", Seg { ack: base.ack + 1, ..base.clone() }, 1000),
+        ("another window", Seg { window: base.window + 1, ..base.clone() }, 1000),
+        ("bigger than the first", base.clone(), 1001),
+        ("another flow", Seg { sport: base.sport + 1, ..base.clone() }, 1000),
+        ("IP ID not counting up without DF", Seg { df: false, ip_id: base.ip_id + 5, ..base.clone() }, 1000),
+        ("no payload", base.clone(), 0),
+    ];
+    for (name, mut second, len) in cases {
+        if !matches!(name, "out of order" | "old data") {
+            second.seq = base.seq + 1000;
+        }
+        if !name.starts_with("IP ID") {
+            second.ip_id = base.ip_id + 1;
+        }
+        let mut first = base.clone();
+        if name.starts_with("IP ID") {
+            first.df = false;
+        }
+        let frames = vec![tcp_frame(&first, &[1; 1000]), tcp_frame(&second, &vec![2; len])];
+        let out = gro(&frames);
+        assert_eq!(out.len(), 2, "{name}: not merged");
+        for (o, f) in out.iter().zip(&frames) {
+            assert_eq!(&o.0, f, "{name}: passed up unchanged and in order");
+            assert_eq!(o.2, 0, "{name}: no GSO metadata");
+        }
+    }
+}
+
+#[test]
+fn gro_passes_bad_checksums_up_unmerged() {
+    let (mut frames, _) = train(3, 1000);
+    let last = frames[2].len() - 1;
+    frames[2][last] ^= 0xff;
+    let out = gro(&frames);
+    assert_eq!(out.iter().map(|o| o.2).collect::<Vec<_>>(), [2, 0]);
+    assert_eq!(out[1].0, frames[2], "the corrupt segment arrives as it was, for TCP to drop");
+}
+
+#[test]
+fn nic_lro_merges_a_train_arriving_on_the_wire() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let mut a = nic(MAC_A, &link, Side::A, |c| c.offloads = Features::NONE);
+    let mut b = nic(MAC_B, &link, Side::B, |_| {});
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let (frames, payload) = train(12, 1448);
+    let early = send_frames(&mut pool, &mut a, &mut b, &frames);
+    assert!(early.is_empty(), "the LRO context is still open");
+    let flush_at = b.hw_poll_at().unwrap();
+    assert_eq!(flush_at, Instant::from_micros(20), "the LRO timer");
+    run_hw(&mut pool, &mut a, &mut b, flush_at);
+    let mut q = poll_all(&mut pool, &mut b);
+    assert_eq!(q.len(), 1, "one merged packet");
+    let skb = q.pop_front(&mut pool).unwrap();
+    let m = *pool.meta(&skb);
+    assert_eq!((m.gso.size, m.gso.segs, m.gso.kind), (1448, 12, GsoType::TcpV4));
+    finish_partial(&mut pool, &skb).unwrap();
+    let p = parse_valid(&bytes(&pool, &skb));
+    assert_eq!(p.payload, payload);
+    assert_eq!(b.hw_stats().lro_merged, 11);
+    pool.free(skb);
+    a.reclaim_tx(&mut pool, Instant::ZERO);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
