@@ -20,8 +20,14 @@
 #![forbid(unsafe_code)]
 
 pub mod dev;
+pub mod hash;
 pub mod ip;
+pub mod neigh;
+pub mod netfilter;
 pub mod netns;
 pub mod skb;
+pub mod socket;
+pub mod stats;
 pub mod time;
+pub mod udp;
 pub mod wire;

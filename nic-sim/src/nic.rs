@@ -10,8 +10,8 @@
 
 use core::time::Duration;
 
-use skbnet::dev::{DevStats, Features, Medium, NetDevice, TxBusy};
-use skbnet::skb::{OwnerId, SkBuff, SkbError, SkbPool, SkbQueue};
+use skbnet::dev::{DevStats, Features, Medium, NetDevice, OpenError, TxBusy};
+use skbnet::skb::{OwnerId, SkBuff, SkbPool, SkbQueue};
 use skbnet::time::Instant;
 use skbnet::wire::MacAddr;
 
@@ -95,15 +95,6 @@ impl NicConfig {
     }
 }
 
-/// Why [`SimNic::open`] failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenError {
-    /// The pool's buffers are smaller than headroom plus receive buffer.
-    BufferTooSmall,
-    /// The pool had no owner slot for the RX ring, or no buffer at all.
-    Pool(SkbError),
-}
-
 /// A simulated NIC with `TXN` transmit and `RXN` receive descriptors, a
 /// device that handles frames (and TSO super-packets) of up to `FRAME`
 /// bytes, and its PHY cabled to port `P`.
@@ -154,11 +145,11 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             return Err(OpenError::BufferTooSmall);
         }
         if self.rx_owner.is_none() {
-            self.rx_owner = Some(pool.register_owner(self.cfg.rx_mem_limit).map_err(OpenError::Pool)?);
+            self.rx_owner = Some(pool.register_owner(self.cfg.rx_mem_limit).map_err(|_| OpenError::NoMemory)?);
         }
         self.refill_rx(pool);
         if self.posted_rx() == 0 {
-            return Err(OpenError::Pool(SkbError::NoBuffers));
+            return Err(OpenError::NoMemory);
         }
         self.link_up = true;
         Ok(())
@@ -280,6 +271,14 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> NetDevice 
         let mut s = self.stats;
         s.rx_missed = self.hw.stats.rx_missed;
         s
+    }
+
+    fn open(&mut self, pool: &mut SkbPool) -> Result<(), OpenError> {
+        SimNic::open(self, pool)
+    }
+
+    fn stop(&mut self, pool: &mut SkbPool) {
+        self.close(pool);
     }
 
     fn transmit(&mut self, pool: &mut SkbPool, now: Instant, skb: SkBuff) -> Result<(), TxBusy> {

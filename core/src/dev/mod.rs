@@ -130,6 +130,16 @@ impl Default for DevStats {
     }
 }
 
+/// Why a device could not be brought up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpenError {
+    /// The pool's buffers are too small for the device's receive buffers.
+    BufferTooSmall,
+    /// The pool had no memory (or no owner slot) for the receive ring.
+    NoMemory,
+}
+
 /// The ring is full: the packet comes back to the caller, who keeps it and
 /// tries again once [`NetDevice::reclaim_tx`] has made room.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,6 +161,16 @@ pub trait NetDevice {
     fn link_up(&self) -> bool;
     /// Counters.
     fn stats(&self) -> DevStats;
+
+    /// Bring the device up (`ndo_open`): post receive buffers, raise the
+    /// link. Called when its interface is set up.
+    fn open(&mut self, _pool: &mut SkbPool) -> Result<(), OpenError> {
+        Ok(())
+    }
+
+    /// Take the device down (`ndo_stop`): give every buffer it holds back
+    /// to the pool. Called when its interface is set down.
+    fn stop(&mut self, _pool: &mut SkbPool) {}
 
     /// Queue `skb` for transmission (`ndo_start_xmit`). The packet must
     /// already suit the device's [`Features`] (see [`xmit::validate_xmit`]).

@@ -1,0 +1,228 @@
+//! The IPv4 input path (`ip_rcv`, `ip_rcv_finish`, `ip_local_deliver`):
+//! validate the header, drop martians, pass PREROUTING, decide between
+//! local delivery and forwarding, reassemble fragments, pass INPUT, and hand
+//! the payload to its protocol. Every drop is counted by reason and in the
+//! MIB counter Linux would use.
+
+use core::net::Ipv4Addr;
+
+use super::fib::RouteKind;
+use super::output::usable;
+use super::reasm::ReasmResult;
+use crate::netfilter::{NfHook, NfHooks};
+use crate::netns::{NsId, World};
+use crate::skb::{IfIndex, PacketType, SkBuff};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::{IpProtocol, Ipv4Packet, WireError};
+
+/// What the header check found.
+struct Hdr {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    total_len: usize,
+    fragment: bool,
+}
+
+impl<H: NfHooks> World<'_, H> {
+    /// A received IPv4 packet, data at its header (`ip_rcv`).
+    pub(crate) fn ip_rcv(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, now: Instant) {
+        let len = self.pool.len(&skb) as u64;
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.InReceives += 1;
+            n.stats.ip.InOctets += len;
+        }
+        if self.pool.meta(&skb).pkt_type == PacketType::OtherHost {
+            return self.ip_drop(ns, skb, DropReason::OtherHost);
+        }
+        let hdr = match self.ip_check(&skb) {
+            Ok(h) => h,
+            Err(why) => return self.ip_drop(ns, skb, why),
+        };
+        // Ethernet pads short frames: the datagram ends at its total length.
+        if self.pool.trim(&skb, hdr.total_len).is_err() {
+            return self.ip_drop(ns, skb, DropReason::NoMemory);
+        }
+        if let Some(why) = self.martian_source(iif, hdr.src, hdr.dst) {
+            return self.ip_drop(ns, skb, why);
+        }
+        let data = self.pool.data_offset(&skb);
+        if let Ok(m) = self.pool.meta_mut(&skb) {
+            m.network_header = data;
+            m.iif = iif;
+        }
+        let Ok(Some(skb)) = self.nf_hook(NfHook::PreRouting, ns, Some(iif), None, skb, now) else { return };
+        self.ip_rcv_finish(ns, iif, skb, &hdr, now);
+    }
+
+    /// Validate the header (`ip_rcv_core`).
+    fn ip_check(&mut self, skb: &SkBuff) -> Result<Hdr, DropReason> {
+        if self.pool.may_pull(skb, 20).is_err() {
+            return Err(DropReason::Truncated);
+        }
+        let ihl = usize::from(self.pool.data(skb)[0] & 0x0f) * 4;
+        if self.pool.data(skb)[0] >> 4 != 4 {
+            return Err(DropReason::BadVersion);
+        }
+        if ihl < 20 || self.pool.may_pull(skb, ihl).is_err() {
+            return Err(DropReason::BadHeaderLen);
+        }
+        let ip = Ipv4Packet::new_quoted(&self.pool.data(skb)[..ihl]).map_err(|e| match e {
+            WireError::BadVersion => DropReason::BadVersion,
+            WireError::BadTotalLen => DropReason::BadTotalLen,
+            WireError::Truncated => DropReason::Truncated,
+            _ => DropReason::BadHeaderLen,
+        })?;
+        if !ip.verify_checksum() {
+            return Err(DropReason::BadIpChecksum);
+        }
+        let total_len = usize::from(ip.total_len());
+        if total_len < ihl {
+            return Err(DropReason::BadTotalLen);
+        }
+        if total_len > self.pool.len(skb) {
+            return Err(DropReason::Truncated);
+        }
+        Ok(Hdr { src: ip.src(), dst: ip.dst(), total_len, fragment: ip.is_fragment() })
+    }
+
+    /// Sources no host may use on the wire (RFC 1812 §5.3.7).
+    fn martian_source(&self, iif: IfIndex, src: Ipv4Addr, dst: Ipv4Addr) -> Option<DropReason> {
+        let from_lo = self.iface(iif).is_some_and(|i| matches!(i.dev, crate::netns::Device::Loopback(_)));
+        if from_lo {
+            return None;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc1812#section-5.3.7
+        //# A router SHOULD NOT forward any packet that has an invalid IP
+        //# source address or a source address on network 0 [...] loopback
+        //# [...] class E [...] multicast [...] limited broadcast
+        if src.is_loopback() {
+            return Some(DropReason::MartianLoopback);
+        }
+        if src.is_multicast() {
+            return Some(DropReason::MartianMulticast);
+        }
+        if src.is_broadcast() || self.iface(iif).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(src))) {
+            return Some(DropReason::MartianBroadcast);
+        }
+        if u32::from(src) >> 28 == 0xf {
+            return Some(DropReason::MartianClassE);
+        }
+        // 0.0.0.0 may only ask (DHCP discovers go to the broadcast address).
+        if src.is_unspecified() && !dst.is_broadcast() {
+            return Some(DropReason::MartianZero);
+        }
+        None
+    }
+
+    /// The routing decision (`ip_rcv_finish`, `ip_route_input`).
+    fn ip_rcv_finish(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, now: Instant) {
+        let dst = hdr.dst;
+        let on_iif_broadcast = self.iface(iif).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(dst)));
+        if dst.is_broadcast() || on_iif_broadcast {
+            if let Some(n) = self.netns_mut(ns) {
+                n.stats.ip.InBcastPkts += 1;
+            }
+            return self.ip_local_deliver(ns, iif, skb, hdr, now);
+        }
+        if dst.is_multicast() || u32::from(dst) >> 28 == 0xf || dst.is_unspecified() {
+            return self.ip_drop(ns, skb, DropReason::NotForUs);
+        }
+        let ifaces = &*self.ifaces;
+        let route = self.fib.route(ns, dst, |o| usable(ifaces, o));
+        match route.map(|r| r.route.kind) {
+            Some(RouteKind::Local) | Some(RouteKind::Broadcast) => self.ip_local_deliver(ns, iif, skb, hdr, now),
+            _ if !self.netns(ns).is_some_and(|n| n.sysctl.ip_forward) => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.InAddrErrors += 1;
+                }
+                self.ip_drop_quiet(ns, skb, DropReason::NotForUs);
+            }
+            Some(_) | None => self.ip_forward(ns, iif, skb, route, now),
+        }
+    }
+
+    /// Local delivery (`ip_local_deliver`): reassemble, INPUT, then the protocol.
+    fn ip_local_deliver(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, now: Instant) {
+        let skb = if hdr.fragment {
+            if let Some(n) = self.netns_mut(ns) {
+                n.stats.ip.ReasmReqds += 1;
+            }
+            let owner = self.reasm_owner;
+            let res = self.reasm.add(&mut self.pool, owner, ns, skb, now);
+            let evicted = self.reasm.take_evictions();
+            if let Some(n) = self.netns_mut(ns) {
+                n.stats.ip.ReasmFails += u64::from(evicted);
+            }
+            match res {
+                ReasmResult::Held => return,
+                ReasmResult::Dropped(why) => {
+                    if let Some(n) = self.netns_mut(ns) {
+                        n.stats.ip.ReasmFails += 1;
+                        n.stats.drops.count(why);
+                    }
+                    return;
+                }
+                ReasmResult::Complete(skb) => {
+                    if let Some(n) = self.netns_mut(ns) {
+                        n.stats.ip.ReasmOKs += 1;
+                    }
+                    skb
+                }
+            }
+        } else {
+            skb
+        };
+        let Ok(Some(skb)) = self.nf_hook(NfHook::LocalIn, ns, Some(iif), None, skb, now) else { return };
+        let (proto, ihl) = match Ipv4Packet::new_quoted(self.pool.data(&skb)) {
+            Ok(ip) => (ip.protocol(), ip.header_len()),
+            Err(_) => return self.ip_drop(ns, skb, DropReason::BadHeaderLen),
+        };
+        if self.pool.pull(&skb, ihl).is_err() {
+            return self.ip_drop(ns, skb, DropReason::Truncated);
+        }
+        let transport = self.pool.data_offset(&skb);
+        if let Ok(m) = self.pool.meta_mut(&skb) {
+            m.transport_header = transport;
+        }
+        match proto {
+            IpProtocol::ICMP => self.icmp_rcv(ns, skb, now),
+            IpProtocol::UDP => self.udp_rcv(ns, skb, now),
+            _ => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.InUnknownProtos += 1;
+                }
+                self.icmp_dst_unreach(ns, skb, crate::wire::DstUnreachable::ProtoUnreachable, now);
+                self.drop_count(ns, DropReason::UnknownProtocol);
+                return;
+            }
+        }
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.InDelivers += 1;
+        }
+    }
+
+    /// Free `skb`, counting it as an input header error for `why`.
+    pub(crate) fn ip_drop(&mut self, ns: NsId, skb: SkBuff, why: DropReason) {
+        self.pool.free(skb);
+        if let Some(n) = self.netns_mut(ns) {
+            match why {
+                DropReason::Truncated => n.stats.ip.InTruncatedPkts += 1,
+                DropReason::BadIpChecksum => {
+                    n.stats.ip.InCsumErrors += 1;
+                    n.stats.ip.InHdrErrors += 1;
+                }
+                DropReason::OtherHost | DropReason::NotForUs => {}
+                DropReason::NoMemory => n.stats.ip.InDiscards += 1,
+                _ => n.stats.ip.InHdrErrors += 1,
+            }
+            n.stats.drops.count(why);
+        }
+    }
+
+    /// Free `skb`, counting only the reason.
+    pub(crate) fn ip_drop_quiet(&mut self, ns: NsId, skb: SkBuff, why: DropReason) {
+        self.pool.free(skb);
+        self.drop_count(ns, why);
+    }
+}

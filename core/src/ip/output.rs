@@ -1,0 +1,280 @@
+//! The IPv4 output path (`ip_queue_xmit`, `ip_local_out`, `ip_output`,
+//! `ip_finish_output`): choose the route and source address, build the
+//! header, pass the OUTPUT and POSTROUTING hooks, fragment what exceeds the
+//! path MTU, and hand each packet to the neighbour layer or the device.
+
+use core::net::Ipv4Addr;
+
+use super::fib::RouteKind;
+use super::frag::{FragError, ip_fragment};
+use crate::neigh::{NeighKey, NeighOut};
+use crate::netfilter::{NfHook, NfHooks};
+use crate::netns::{Iface, NsId, World};
+use crate::skb::{IfIndex, OwnerId, SkBuff, SkbQueue};
+use crate::socket::Errno;
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::{EtherType, IpProtocol, Ipv4Repr, MacAddr};
+
+/// Where a locally generated packet goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OutRoute {
+    /// Output interface.
+    pub oif: IfIndex,
+    /// Next hop: the gateway, or the destination itself.
+    pub next_hop: Ipv4Addr,
+    /// Source address to use.
+    pub src: Ipv4Addr,
+    /// Largest packet the path takes (interface, route lock, learned PMTU).
+    pub mtu: u16,
+    /// Send as a link-layer broadcast.
+    pub broadcast: bool,
+    /// The destination is one of ours (goes through loopback).
+    pub local: bool,
+}
+
+/// Header fields a sender chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IpParams {
+    pub proto: IpProtocol,
+    pub ttl: u8,
+    pub tos: u8,
+    pub df: bool,
+}
+
+/// True when an interface can carry traffic now.
+pub(crate) fn usable(ifaces: &[Option<Iface<'_>>], oif: IfIndex) -> bool {
+    usize::from(oif)
+        .checked_sub(1)
+        .and_then(|i| ifaces.get(i))
+        .and_then(Option::as_ref)
+        .is_some_and(|i| i.up && i.dev.get().link_up())
+}
+
+impl<H: NfHooks> World<'_, H> {
+    /// Route a locally generated packet to `dst` (`ip_route_output`).
+    /// `src` is the socket's bound address, if any.
+    pub(crate) fn route_output(
+        &mut self,
+        ns: NsId,
+        dst: Ipv4Addr,
+        src: Option<Ipv4Addr>,
+        now: Instant,
+    ) -> Result<OutRoute, Errno> {
+        let ifaces = &*self.ifaces;
+        let r = self.fib.route(ns, dst, |o| usable(ifaces, o)).ok_or(Errno::NetUnreachable)?;
+        let limited_broadcast = dst.is_broadcast();
+        let (oif, local, broadcast) = match r.route.kind {
+            RouteKind::Local => (self.loopback(ns).ok_or(Errno::NetUnreachable)?, true, false),
+            RouteKind::Broadcast => (r.route.oif, false, true),
+            RouteKind::Unicast => (r.route.oif, false, limited_broadcast),
+            RouteKind::Unreachable => return Err(Errno::HostUnreachable),
+            RouteKind::Prohibit => return Err(Errno::Access),
+            RouteKind::Blackhole => return Err(Errno::InvalidArgument),
+        };
+        let src = match src.filter(|s| !s.is_unspecified()) {
+            Some(s) => s,
+            None if local => dst,
+            None => r.route.prefsrc.or_else(|| self.select_src(oif, r.next_hop)).ok_or(Errno::AddrNotAvail)?,
+        };
+        let iface_mtu = self.iface(oif).map_or(0, |i| i.mtu);
+        let mut mtu = if r.route.mtu != 0 { r.route.mtu.min(iface_mtu) } else { iface_mtu };
+        if let Some(p) = self.pmtu.get(ns, dst, now) {
+            mtu = mtu.min(p);
+        }
+        let next_hop = if broadcast { dst } else { r.next_hop };
+        Ok(OutRoute { oif, next_hop, src, mtu, broadcast, local })
+    }
+
+    /// The next IP identification for `dst`: a per-namespace counter folded
+    /// with a keyed hash of the destination, so IDs towards one host count
+    /// up (unique within the reassembly window) while another host cannot
+    /// predict them (RFC 6864 §4.1 leaves the choice to the sender).
+    pub(crate) fn next_ip_id(&mut self, ns: NsId, dst: Ipv4Addr) -> u16 {
+        let salt = self.keyed_hash(&dst.octets()) as u16;
+        match self.netns_mut(ns) {
+            Some(n) => {
+                n.ip_id = n.ip_id.wrapping_add(1);
+                n.ip_id ^ salt
+            }
+            None => salt,
+        }
+    }
+
+    /// Put an IPv4 header in front of `skb` (data at the L4 header) and send
+    /// it on `route` (`ip_queue_xmit`).
+    pub(crate) fn ip_queue_xmit(
+        &mut self,
+        ns: NsId,
+        skb: SkBuff,
+        route: &OutRoute,
+        dst: Ipv4Addr,
+        p: IpParams,
+        now: Instant,
+    ) -> Result<(), DropReason> {
+        let payload_len = self.pool.len(&skb);
+        let Ok(payload_len) = u16::try_from(payload_len + 20).map(|t| t - 20) else {
+            self.pool.free(skb);
+            return Err(DropReason::BadTotalLen);
+        };
+        let ident = self.next_ip_id(ns, dst);
+        let repr = Ipv4Repr {
+            src: route.src,
+            dst,
+            protocol: p.proto,
+            ttl: p.ttl,
+            ident,
+            dont_frag: p.df,
+            payload_len,
+            dscp: p.tos >> 2,
+            ecn: p.tos & 3,
+        };
+        let transport = self.pool.data_offset(&skb);
+        let built = self.pool.push(&skb, 20).map(|h| repr.emit(h).is_ok());
+        if built != Ok(true) {
+            self.pool.free(skb);
+            self.drop_count(ns, DropReason::NoMemory);
+            return Err(DropReason::NoMemory);
+        }
+        let data = self.pool.data_offset(&skb);
+        if let Ok(m) = self.pool.meta_mut(&skb) {
+            m.network_header = data;
+            m.transport_header = transport;
+            m.protocol = EtherType::IPV4.0;
+            m.oif = route.oif;
+        }
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.OutRequests += 1;
+        }
+        self.ip_local_out(ns, skb, route, now)
+    }
+
+    /// The OUTPUT hook, then output (`ip_local_out`).
+    pub(crate) fn ip_local_out(
+        &mut self,
+        ns: NsId,
+        skb: SkBuff,
+        route: &OutRoute,
+        now: Instant,
+    ) -> Result<(), DropReason> {
+        let Some(skb) = self.nf_hook(NfHook::LocalOut, ns, None, Some(route.oif), skb, now)? else { return Ok(()) };
+        self.ip_output(ns, route.oif, route.next_hop, route.mtu, route.broadcast, skb, now)
+    }
+
+    /// The POSTROUTING hook, fragmentation, then the neighbour or the device
+    /// (`ip_output` and `ip_finish_output`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn ip_output(
+        &mut self,
+        ns: NsId,
+        oif: IfIndex,
+        next_hop: Ipv4Addr,
+        mtu: u16,
+        broadcast: bool,
+        skb: SkBuff,
+        now: Instant,
+    ) -> Result<(), DropReason> {
+        let Some(skb) = self.nf_hook(NfHook::PostRouting, ns, None, Some(oif), skb, now)? else { return Ok(()) };
+        let len = self.pool.len(&skb);
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.OutOctets += len as u64;
+            if broadcast {
+                n.stats.ip.OutBcastPkts += 1;
+            }
+        }
+        let gso = self.pool.meta(&skb).gso;
+        let fits = len <= usize::from(mtu) || (gso.is_gso() && usize::from(gso.size) + 60 <= usize::from(mtu));
+        if fits {
+            return self.ip_finish_output2(ns, oif, next_hop, broadcast, skb, now);
+        }
+        let mut frags = SkbQueue::new();
+        let res = ip_fragment(&mut self.pool, &skb, mtu, OwnerId::SYSTEM, &mut frags);
+        self.pool.free(skb);
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                let why = match e {
+                    FragError::DontFragment | FragError::MtuTooSmall => DropReason::FragNeeded,
+                    FragError::BadHeader(_) => DropReason::BadHeaderLen,
+                    FragError::Skb(_) => DropReason::NoMemory,
+                };
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.FragFails += 1;
+                    n.stats.drops.count(why);
+                }
+                return Err(why);
+            }
+        };
+        if let Some(s) = self.netns_mut(ns) {
+            s.stats.ip.FragOKs += 1;
+            s.stats.ip.FragCreates += n as u64;
+        }
+        let mut result = Ok(());
+        while let Some(f) = frags.pop_front(&mut self.pool) {
+            if let Err(e) = self.ip_finish_output2(ns, oif, next_hop, broadcast, f, now) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Resolve the next hop and transmit (`ip_finish_output2`).
+    pub(crate) fn ip_finish_output2(
+        &mut self,
+        ns: NsId,
+        oif: IfIndex,
+        next_hop: Ipv4Addr,
+        broadcast: bool,
+        skb: SkBuff,
+        now: Instant,
+    ) -> Result<(), DropReason> {
+        if self.hw_addr(oif).is_none() {
+            return self.dev_queue_xmit(oif, skb, now);
+        }
+        if broadcast {
+            return self.eth_xmit(oif, MacAddr::BROADCAST, EtherType::IPV4, skb, now);
+        }
+        let owner = self.neigh_owner;
+        match self.neigh.output(&mut self.pool, owner, NeighKey { ns, ifindex: oif, ip: next_hop }, skb, now) {
+            NeighOut::Send(mac, skb) => self.eth_xmit(oif, mac, EtherType::IPV4, skb, now),
+            NeighOut::Queued { request } => {
+                if request {
+                    self.arp_solicit(oif, next_hop, None, now);
+                }
+                Ok(())
+            }
+            NeighOut::Drop(skb, why) => {
+                self.pool.free(skb);
+                self.drop_count(ns, why);
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.OutDiscards += 1;
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// Run the hooks of `hook`: `Ok(Some)` to go on, `Ok(None)` when a hook
+    /// took the packet, `Err` when one dropped it (counted here).
+    pub(crate) fn nf_hook(
+        &mut self,
+        hook: NfHook,
+        ns: NsId,
+        iif: Option<IfIndex>,
+        oif: Option<IfIndex>,
+        skb: SkBuff,
+        now: Instant,
+    ) -> Result<Option<SkBuff>, DropReason> {
+        let state = crate::netfilter::NfState { hook, ns, iif, oif, now };
+        match self.hooks.hook(&mut self.pool, &state, skb) {
+            crate::netfilter::NfVerdict::Accept(skb) => Ok(Some(skb)),
+            crate::netfilter::NfVerdict::Drop(skb) => {
+                self.pool.free(skb);
+                self.drop_count(ns, DropReason::Netfilter);
+                Err(DropReason::Netfilter)
+            }
+            crate::netfilter::NfVerdict::Stolen => Ok(None),
+        }
+    }
+}

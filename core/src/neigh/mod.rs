@@ -1,0 +1,515 @@
+//! The neighbour table (Linux's `neighbour.c` for ARP): who owns each next
+//! hop's IPv4 address on a link, with the NUD states of RFC 4861 §7.3 that
+//! Linux applies to ARP too, timers driven by `now`, and a bounded queue of
+//! packets waiting for an answer.
+//!
+//! An unknown next hop gets an `INCOMPLETE` entry and ARP requests (three,
+//! one second apart); packets for it wait in the entry's queue, at most
+//! [`QUEUE_PER_NEIGH`] each and [`QUEUE_TOTAL`] in all, charged to the
+//! table's own memory owner so a socket's buffer is released the moment its
+//! packet is queued here. An answer makes the entry `REACHABLE` and sends the
+//! queue; silence makes it `FAILED` and drops the queue (the caller answers
+//! each with ICMP host unreachable). `REACHABLE` decays to `STALE` after the
+//! reachable time; using a `STALE` entry starts `DELAY`, then `PROBE`
+//! (unicast requests) unless traffic confirms the neighbour meanwhile.
+
+mod arp;
+
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use crate::netns::NsId;
+use crate::skb::{IfIndex, OwnerId, SkBuff, SkbPool, SkbQueue};
+use crate::time::Instant;
+use crate::wire::MacAddr;
+
+/// Neighbour Unreachability Detection state (`NUD_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NudState {
+    /// Asked, no answer yet.
+    Incomplete,
+    /// Confirmed recently.
+    Reachable,
+    /// Known but not confirmed lately.
+    Stale,
+    /// Used while stale: waiting for upper layers to confirm.
+    Delay,
+    /// Asking by unicast.
+    Probe,
+    /// Did not answer.
+    Failed,
+    /// Configured, never expires.
+    Permanent,
+}
+
+/// Requests sent for an unknown neighbour before it fails (`mcast_probes`).
+pub const MCAST_PROBES: u8 = 3;
+/// Unicast probes of a stale neighbour before it fails (`ucast_probes`).
+pub const UCAST_PROBES: u8 = 3;
+/// Time between requests (`retrans_time`).
+pub const RETRANS_TIME: Duration = Duration::from_secs(1);
+/// Base reachable time (`base_reachable_time`), randomized ±50% per entry.
+pub const BASE_REACHABLE_TIME: Duration = Duration::from_secs(30);
+/// Wait before probing a stale neighbour that was used (`delay_first_probe_time`).
+pub const DELAY_FIRST_PROBE: Duration = Duration::from_secs(5);
+/// Unused stale or failed entries are collected after this (`gc_stale_time`).
+pub const GC_STALE_TIME: Duration = Duration::from_secs(60);
+/// Packets waiting for one neighbour.
+pub const QUEUE_PER_NEIGH: usize = 8;
+/// Packets waiting for all neighbours together.
+pub const QUEUE_TOTAL: usize = 64;
+
+/// One neighbour.
+#[derive(Debug)]
+pub struct Neighbour {
+    ns: NsId,
+    ifindex: IfIndex,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+    state: NudState,
+    /// When the state's timer fires.
+    timer: Instant,
+    /// When the neighbour was last confirmed reachable.
+    confirmed: Instant,
+    /// When the entry was last used to send.
+    used: Instant,
+    probes: u8,
+    queue: SkbQueue,
+    next: u16,
+}
+
+/// Which neighbour: its address on an interface of a namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NeighKey {
+    /// Namespace.
+    pub ns: NsId,
+    /// Interface.
+    pub ifindex: IfIndex,
+    /// IPv4 address.
+    pub ip: Ipv4Addr,
+}
+
+/// A snapshot of a neighbour, for listings (`ip neigh`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NeighInfo {
+    /// Namespace.
+    pub ns: NsId,
+    /// Interface.
+    pub ifindex: IfIndex,
+    /// Its IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Its hardware address (zero while unresolved).
+    pub mac: MacAddr,
+    /// NUD state.
+    pub state: NudState,
+    /// Packets waiting for it.
+    pub queued: usize,
+}
+
+/// Table counters (`/proc/net/stat/arp_cache`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NeighStats {
+    /// Entries created.
+    pub allocs: u64,
+    /// Entries collected or evicted.
+    pub destroys: u64,
+    /// Lookups.
+    pub lookups: u64,
+    /// Lookups that found an entry.
+    pub hits: u64,
+    /// Entries that failed resolution.
+    pub res_failed: u64,
+    /// Packets dropped because a queue was full (`unresolved_discards`).
+    pub unresolved_discards: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Times the table was full.
+    pub table_fulls: u64,
+}
+
+/// What to do with a packet handed to [`NeighTable::output`].
+#[derive(Debug)]
+pub enum NeighOut {
+    /// The neighbour is known: send to `mac`.
+    Send(MacAddr, SkBuff),
+    /// The packet waits; when `request` is set, send an ARP request for the
+    /// neighbour now (a new entry).
+    Queued {
+        /// Ask for the neighbour.
+        request: bool,
+    },
+    /// Dropped: the queue or the table was full, or the neighbour failed.
+    Drop(SkBuff, crate::stats::DropReason),
+}
+
+/// What a timer asks the caller to do.
+#[derive(Debug)]
+pub enum NeighTimer {
+    /// Send an ARP request for `ip` on `ifindex`, broadcast or unicast to `mac`.
+    Request {
+        /// Namespace.
+        ns: NsId,
+        /// Interface.
+        ifindex: IfIndex,
+        /// Address asked for.
+        ip: Ipv4Addr,
+        /// Unicast probe target (a `PROBE`), or broadcast when `None`.
+        mac: Option<MacAddr>,
+    },
+    /// Resolution failed: these packets were waiting (answer them with ICMP
+    /// host unreachable, then free them).
+    Failed {
+        /// Namespace.
+        ns: NsId,
+        /// The packets.
+        queue: SkbQueue,
+    },
+}
+
+const NIL: u16 = u16::MAX;
+
+/// The neighbour table over caller-provided slots and hash buckets.
+pub struct NeighTable<'a> {
+    slots: &'a mut [Option<Neighbour>],
+    buckets: &'a mut [u16],
+    queued: usize,
+    stats: NeighStats,
+}
+
+fn bucket(ns: NsId, ifindex: IfIndex, ip: Ipv4Addr, n: usize) -> usize {
+    let x = u64::from(u32::from(ip)) ^ (u64::from(ifindex) << 32) ^ (u64::from(ns.0) << 48);
+    (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
+}
+
+impl<'a> NeighTable<'a> {
+    /// Memory the waiting packets may hold, in bytes (the table's owner limit).
+    pub const MEM_LIMIT: u32 = 256 * 1024;
+
+    /// A table over `slots` and `buckets` (the same length).
+    pub fn new(slots: &'a mut [Option<Neighbour>], buckets: &'a mut [u16]) -> Self {
+        NeighTable { slots, buckets, queued: 0, stats: NeighStats::default() }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NeighStats {
+        self.stats
+    }
+
+    /// Packets waiting for resolution, in all.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// The entry for `k`.
+    fn find(&self, k: NeighKey) -> Option<usize> {
+        let NeighKey { ns, ifindex, ip } = k;
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mut i = self.buckets[bucket(ns, ifindex, ip, self.buckets.len())];
+        for _ in 0..self.slots.len() {
+            if i == NIL {
+                return None;
+            }
+            let n = self.slots[usize::from(i)].as_ref()?;
+            if n.ns == ns && n.ifindex == ifindex && n.ip == ip {
+                return Some(usize::from(i));
+            }
+            i = n.next;
+        }
+        None
+    }
+
+    /// The hardware address of a resolved neighbour.
+    pub fn lookup(&self, k: NeighKey) -> Option<(MacAddr, NudState)> {
+        let n = self.slots[self.find(k)?].as_ref()?;
+        (!matches!(n.state, NudState::Incomplete | NudState::Failed)).then_some((n.mac, n.state))
+    }
+
+    /// Every entry of `ns`.
+    pub fn entries(&self, ns: NsId) -> impl Iterator<Item = NeighInfo> + '_ {
+        self.slots.iter().flatten().filter(move |n| n.ns == ns).map(|n| NeighInfo {
+            ns: n.ns,
+            ifindex: n.ifindex,
+            ip: n.ip,
+            mac: n.mac,
+            state: n.state,
+            queued: n.queue.len(),
+        })
+    }
+
+    /// The reachable time of an entry: the base randomized to 0.5..1.5 by its key.
+    fn reachable_time(ip: Ipv4Addr, now: Instant) -> Duration {
+        let jitter = (u32::from(ip) ^ now.micros() as u32).wrapping_mul(2_654_435_761) % 1000;
+        BASE_REACHABLE_TIME / 2 + BASE_REACHABLE_TIME * jitter / 1000
+    }
+
+    /// Create an entry, evicting an unused stale or failed one when full.
+    fn create(&mut self, pool: &mut SkbPool, k: NeighKey, now: Instant) -> Option<usize> {
+        let NeighKey { ns, ifindex, ip } = k;
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(s) => s,
+            None => {
+                let victim = (0..self.slots.len())
+                    .filter(|&i| {
+                        self.slots[i].as_ref().is_some_and(|n| {
+                            matches!(n.state, NudState::Stale | NudState::Failed) && n.queue.is_empty()
+                        })
+                    })
+                    .min_by_key(|&i| self.slots[i].as_ref().map_or(Instant::ZERO, |n| n.used));
+                let Some(v) = victim else {
+                    self.stats.table_fulls += 1;
+                    return None;
+                };
+                self.remove(pool, v);
+                v
+            }
+        };
+        let b = bucket(ns, ifindex, ip, self.buckets.len());
+        self.slots[slot] = Some(Neighbour {
+            ns,
+            ifindex,
+            ip,
+            mac: MacAddr::ZERO,
+            state: NudState::Incomplete,
+            timer: now + RETRANS_TIME,
+            confirmed: Instant::ZERO,
+            used: now,
+            probes: 1,
+            queue: SkbQueue::new(),
+            next: self.buckets[b],
+        });
+        self.buckets[b] = slot as u16;
+        self.stats.allocs += 1;
+        Some(slot)
+    }
+
+    /// Unlink and free entry `i`, freeing what waits in its queue.
+    fn remove(&mut self, pool: &mut SkbPool, i: usize) {
+        let Some(mut n) = self.slots[i].take() else { return };
+        self.queued -= n.queue.len();
+        n.queue.purge(pool);
+        let b = bucket(n.ns, n.ifindex, n.ip, self.buckets.len());
+        if usize::from(self.buckets[b]) == i {
+            self.buckets[b] = n.next;
+        } else {
+            let mut p = self.buckets[b];
+            while p != NIL {
+                let Some(prev) = self.slots[usize::from(p)].as_mut() else { break };
+                if usize::from(prev.next) == i {
+                    prev.next = n.next;
+                    break;
+                }
+                p = prev.next;
+            }
+        }
+        self.stats.destroys += 1;
+    }
+
+    /// Hand `skb` to the neighbour layer for `ip` on `ifindex`
+    /// (`neigh_output`). `owner` is the table's memory owner: a queued packet
+    /// is charged to it.
+    pub fn output(&mut self, pool: &mut SkbPool, owner: OwnerId, k: NeighKey, skb: SkBuff, now: Instant) -> NeighOut {
+        use crate::stats::DropReason;
+        self.stats.lookups += 1;
+        let (i, new) = match self.find(k) {
+            Some(i) => {
+                self.stats.hits += 1;
+                (i, false)
+            }
+            None => match self.create(pool, k, now) {
+                Some(i) => (i, true),
+                None => return NeighOut::Drop(skb, DropReason::NeighTableFull),
+            },
+        };
+        let Some(n) = self.slots[i].as_mut() else { return NeighOut::Drop(skb, DropReason::NeighTableFull) };
+        n.used = now;
+        match n.state {
+            NudState::Reachable | NudState::Permanent | NudState::Delay | NudState::Probe => {
+                return NeighOut::Send(n.mac, skb);
+            }
+            NudState::Stale => {
+                n.state = NudState::Delay;
+                n.timer = now + DELAY_FIRST_PROBE;
+                return NeighOut::Send(n.mac, skb);
+            }
+            NudState::Failed => {
+                // A failed entry is asked again, as Linux restarts resolution.
+                n.state = NudState::Incomplete;
+                n.probes = 1;
+                n.timer = now + RETRANS_TIME;
+                return self.enqueue(pool, owner, i, skb, true);
+            }
+            NudState::Incomplete => {}
+        }
+        self.enqueue(pool, owner, i, skb, new)
+    }
+
+    fn enqueue(&mut self, pool: &mut SkbPool, owner: OwnerId, i: usize, skb: SkBuff, request: bool) -> NeighOut {
+        use crate::stats::DropReason;
+        let Some(n) = self.slots[i].as_mut() else { return NeighOut::Drop(skb, DropReason::NeighQueueFull) };
+        if n.queue.len() >= QUEUE_PER_NEIGH || self.queued >= QUEUE_TOTAL || pool.charge(&skb, owner).is_err() {
+            self.stats.unresolved_discards += 1;
+            return NeighOut::Drop(skb, DropReason::NeighQueueFull);
+        }
+        n.queue.push_back(pool, skb);
+        self.queued += 1;
+        NeighOut::Queued { request }
+    }
+
+    /// A neighbour announced itself (`neigh_update`). `confirmed` says the
+    /// message proves two-way reachability (a reply, or a request to us);
+    /// `create` allows a new entry (a request to us), otherwise only an
+    /// existing one is refreshed (gratuitous ARP, replies nobody asked for).
+    /// Returns the packets that waited, now addressed to `mac`.
+    pub fn update(
+        &mut self,
+        pool: &mut SkbPool,
+        k: NeighKey,
+        mac: MacAddr,
+        confirmed: bool,
+        create: bool,
+        now: Instant,
+    ) -> SkbQueue {
+        let ip = k.ip;
+        let i = match self.find(k) {
+            Some(i) => i,
+            None if create => match self.create(pool, k, now) {
+                Some(i) => i,
+                None => return SkbQueue::new(),
+            },
+            None => return SkbQueue::new(),
+        };
+        let Some(n) = self.slots[i].as_mut() else { return SkbQueue::new() };
+        if n.state == NudState::Permanent {
+            return SkbQueue::new();
+        }
+        let changed = n.mac != mac;
+        n.mac = mac;
+        if confirmed {
+            n.state = NudState::Reachable;
+            n.confirmed = now;
+            n.timer = now + Self::reachable_time(ip, now);
+        } else if changed || n.state == NudState::Incomplete || n.state == NudState::Failed {
+            n.state = NudState::Stale;
+            n.timer = now + GC_STALE_TIME;
+        }
+        n.probes = 0;
+        let q = core::mem::take(&mut n.queue);
+        self.queued -= q.len();
+        q
+    }
+
+    /// Upper layers saw two-way traffic with `ip` (a TCP ACK, Linux's
+    /// `neigh_confirm`): a stale, delayed or probed entry is reachable again.
+    pub fn confirm(&mut self, k: NeighKey, now: Instant) {
+        let ip = k.ip;
+        if let Some(i) = self.find(k)
+            && let Some(n) = self.slots[i].as_mut()
+            && matches!(n.state, NudState::Stale | NudState::Delay | NudState::Probe | NudState::Reachable)
+        {
+            n.state = NudState::Reachable;
+            n.confirmed = now;
+            n.timer = now + Self::reachable_time(ip, now);
+        }
+    }
+
+    /// Add a permanent entry (`ip neigh add ... lladdr ... nud permanent`).
+    pub fn add_permanent(&mut self, pool: &mut SkbPool, k: NeighKey, mac: MacAddr, now: Instant) -> bool {
+        let i = match self.find(k) {
+            Some(i) => i,
+            None => match self.create(pool, k, now) {
+                Some(i) => i,
+                None => return false,
+            },
+        };
+        if let Some(n) = self.slots[i].as_mut() {
+            n.mac = mac;
+            n.state = NudState::Permanent;
+            n.timer = Instant::MAX;
+        }
+        true
+    }
+
+    /// The next timer that is due by `now`, with what it asks for. Call
+    /// until it returns `None`; each entry advances its timer past `now`, so
+    /// the calls end.
+    pub fn next_timer(&mut self, pool: &mut SkbPool, now: Instant) -> Option<NeighTimer> {
+        for i in 0..self.slots.len() {
+            let due = self.slots[i].as_ref().is_some_and(|n| n.timer <= now);
+            if due && let Some(t) = self.fire(pool, i, now) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn fire(&mut self, pool: &mut SkbPool, i: usize, now: Instant) -> Option<NeighTimer> {
+        let n = self.slots[i].as_mut()?;
+        let (ns, ifindex, ip, mac) = (n.ns, n.ifindex, n.ip, n.mac);
+        match n.state {
+            NudState::Incomplete if n.probes < MCAST_PROBES => {
+                n.probes += 1;
+                n.timer = now + RETRANS_TIME;
+                self.stats.requests += 1;
+                Some(NeighTimer::Request { ns, ifindex, ip, mac: None })
+            }
+            NudState::Probe if n.probes < UCAST_PROBES => {
+                n.probes += 1;
+                n.timer = now + RETRANS_TIME;
+                self.stats.requests += 1;
+                Some(NeighTimer::Request { ns, ifindex, ip, mac: Some(mac) })
+            }
+            NudState::Incomplete | NudState::Probe => {
+                n.state = NudState::Failed;
+                n.timer = now + GC_STALE_TIME;
+                self.stats.res_failed += 1;
+                let queue = core::mem::take(&mut n.queue);
+                self.queued -= queue.len();
+                Some(NeighTimer::Failed { ns, queue })
+            }
+            NudState::Reachable => {
+                n.state = NudState::Stale;
+                n.timer = now + GC_STALE_TIME;
+                None
+            }
+            NudState::Delay => {
+                n.state = NudState::Probe;
+                n.probes = 1;
+                n.timer = now + RETRANS_TIME;
+                self.stats.requests += 1;
+                Some(NeighTimer::Request { ns, ifindex, ip, mac: Some(mac) })
+            }
+            NudState::Stale | NudState::Failed => {
+                if now.saturating_duration_since(n.used) >= GC_STALE_TIME {
+                    self.remove(pool, i);
+                } else {
+                    n.timer = n.used + GC_STALE_TIME;
+                }
+                None
+            }
+            NudState::Permanent => {
+                n.timer = Instant::MAX;
+                None
+            }
+        }
+    }
+
+    /// When the next timer fires.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.slots.iter().flatten().map(|n| n.timer).filter(|&t| t != Instant::MAX).min()
+    }
+
+    /// Forget every entry of an interface (it went down or away).
+    pub fn flush_iface(&mut self, pool: &mut SkbPool, ifindex: IfIndex) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|n| n.ifindex == ifindex) {
+                self.remove(pool, i);
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Configuration of namespaces, interfaces, addresses and routes: what
+//! `ip netns`, `ip link`, `ip addr` and `ip route` do, as calls on the world.
+//! Each change keeps the dependent state right: an address brings its local,
+//! broadcast and connected routes; a link going down or an address going
+//! away invalidates cached routes.
+
+use core::net::Ipv4Addr;
+
+use super::{Device, Iface, Name, Namespace, NsId, World};
+use crate::dev::gro::Gro;
+use crate::dev::loopback::Loopback;
+use crate::ip::fib::{FibError, Route, RouteKind, RouteProto, RouteScope, RouteTable, mask};
+use crate::netfilter::NfHooks;
+use crate::skb::{IfIndex, SkbError, SkbQueue};
+use crate::stats::NetStats;
+use crate::time::Instant;
+use crate::wire::MacAddr;
+
+/// Why a configuration change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NetnsError {
+    /// The name is taken (`EEXIST`).
+    Exists,
+    /// No such namespace, interface or address (`ENODEV`, `EADDRNOTAVAIL`).
+    NotFound,
+    /// A table is full (`ENOBUFS`).
+    Full,
+    /// A name longer than 15 bytes, a prefix longer than 32, a zero MTU (`EINVAL`).
+    Invalid,
+    /// The loopback interface cannot be removed or moved (`EPERM`).
+    Busy,
+    /// A route change failed.
+    Route(FibError),
+    /// The pool refused (no owner slot).
+    Pool(SkbError),
+    /// The device could not be brought up.
+    Device(crate::dev::OpenError),
+}
+
+impl From<FibError> for NetnsError {
+    fn from(e: FibError) -> Self {
+        NetnsError::Route(e)
+    }
+}
+
+/// Per-namespace settings (`/proc/sys/net/ipv4/*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sysctl {
+    /// Forward packets between interfaces (`ip_forward`, off by default).
+    pub ip_forward: bool,
+    /// TTL of locally generated packets (`ip_default_ttl`).
+    pub default_ttl: u8,
+    /// Ignore echo requests (`icmp_echo_ignore_all`).
+    pub icmp_echo_ignore_all: bool,
+    /// ICMP errors allowed per second (`icmp_msgs_per_sec`).
+    pub icmp_msgs_per_sec: u32,
+    /// ICMP error burst (`icmp_msgs_burst`).
+    pub icmp_msgs_burst: u32,
+    /// Ephemeral port range (`ip_local_port_range`).
+    pub local_port_range: (u16, u16),
+    /// Packets an interface may queue for transmission (`txqueuelen`).
+    pub tx_queue_len: u16,
+    /// Packets received per device per poll (NAPI weight).
+    pub napi_budget: u16,
+}
+
+impl Default for Sysctl {
+    fn default() -> Sysctl {
+        Sysctl {
+            ip_forward: false,
+            default_ttl: 64,
+            icmp_echo_ignore_all: false,
+            icmp_msgs_per_sec: 1000,
+            icmp_msgs_burst: 50,
+            local_port_range: (32768, 60999),
+            tx_queue_len: 1000,
+            napi_budget: 64,
+        }
+    }
+}
+
+/// An IPv4 address on an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IfAddr {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+}
+
+impl IfAddr {
+    /// The network's first address.
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & mask(self.prefix_len))
+    }
+
+    /// The subnet's broadcast address (none for /31 and /32).
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        (self.prefix_len < 31).then(|| Ipv4Addr::from(u32::from(self.addr) | !mask(self.prefix_len)))
+    }
+
+    /// True when `ip` is in this address's subnet.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (u32::from(ip) ^ u32::from(self.addr)) & mask(self.prefix_len) == 0
+    }
+}
+
+/// A snapshot of an interface, for listings (`ip link`, `ip addr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfInfo {
+    /// Interface index.
+    pub ifindex: IfIndex,
+    /// Namespace.
+    pub ns: NsId,
+    /// Name.
+    pub name: Name,
+    /// Administratively up.
+    pub up: bool,
+    /// The device reports carrier.
+    pub carrier: bool,
+    /// MTU.
+    pub mtu: u16,
+    /// Hardware address.
+    pub hw_addr: Option<MacAddr>,
+    /// IPv4 addresses.
+    pub addrs: heapless::Vec<IfAddr, { super::ADDRS_PER_IFACE }>,
+    /// True for the loopback.
+    pub loopback: bool,
+}
+
+fn name(s: &str) -> Result<Name, NetnsError> {
+    Name::try_from(s).map_err(|_| NetnsError::Invalid)
+}
+
+impl<'a, H: NfHooks> World<'a, H> {
+    /// Create a namespace (`ip netns add`) with its loopback interface up and
+    /// 127.0.0.1/8 on it.
+    pub fn add_netns(&mut self, ns_name: &str) -> Result<NsId, NetnsError> {
+        let n = name(ns_name)?;
+        if self.ns.iter().flatten().any(|x| x.name == n) {
+            return Err(NetnsError::Exists);
+        }
+        let slot = self.ns.iter().position(Option::is_none).ok_or(NetnsError::Full)?;
+        let id = NsId(slot as u8);
+        let seed = self.keyed_hash(&[b'n', slot as u8]);
+        self.ns[slot] = Some(Namespace {
+            name: n,
+            sysctl: Sysctl::default(),
+            stats: NetStats::default(),
+            lo: 0,
+            ip_id: seed as u16,
+            icmp_tokens: Sysctl::default().icmp_msgs_burst,
+            icmp_refill: Instant::ZERO,
+            port_cursor: (seed >> 16) as u32,
+        });
+        let lo = match self.add_iface_inner(id, "lo", Device::Loopback(Loopback::new(256))) {
+            Ok(lo) => lo,
+            Err(e) => {
+                self.ns[slot] = None;
+                return Err(e);
+            }
+        };
+        if let Some(n) = self.netns_mut(id) {
+            n.lo = lo;
+        }
+        self.set_link_up(lo, true)?;
+        self.add_addr(lo, Ipv4Addr::LOCALHOST, 8)?;
+        Ok(id)
+    }
+
+    /// The namespace called `ns_name`.
+    pub fn netns_by_name(&self, ns_name: &str) -> Option<NsId> {
+        self.ns.iter().position(|n| n.as_ref().is_some_and(|n| n.name == ns_name)).map(|i| NsId(i as u8))
+    }
+
+    /// A namespace's name.
+    pub fn netns_name(&self, ns: NsId) -> Option<&str> {
+        self.netns(ns).map(|n| n.name.as_str())
+    }
+
+    /// Every namespace.
+    pub fn netns_ids(&self) -> impl Iterator<Item = NsId> + '_ {
+        self.ns.iter().enumerate().filter(|(_, n)| n.is_some()).map(|(i, _)| NsId(i as u8))
+    }
+
+    /// A namespace's settings.
+    pub fn sysctl(&self, ns: NsId) -> Option<Sysctl> {
+        self.netns(ns).map(|n| n.sysctl)
+    }
+
+    /// Change a namespace's settings (`sysctl -w net.ipv4...`).
+    pub fn set_sysctl(&mut self, ns: NsId, s: Sysctl) -> Result<(), NetnsError> {
+        self.netns_mut(ns).ok_or(NetnsError::NotFound)?.sysctl = s;
+        Ok(())
+    }
+
+    /// The loopback interface of `ns`.
+    pub fn loopback(&self, ns: NsId) -> Option<IfIndex> {
+        self.netns(ns).map(|n| n.lo)
+    }
+
+    /// Attach a driver as a new interface `if_name` of `ns` (down, no address).
+    pub fn add_device(
+        &mut self,
+        ns: NsId,
+        if_name: &str,
+        dev: &'a mut dyn crate::dev::NetDevice,
+    ) -> Result<IfIndex, NetnsError> {
+        self.add_iface_inner(ns, if_name, Device::Driver(dev))
+    }
+
+    fn add_iface_inner(&mut self, ns: NsId, if_name: &str, dev: Device<'a>) -> Result<IfIndex, NetnsError> {
+        let n = name(if_name)?;
+        if self.netns(ns).is_none() {
+            return Err(NetnsError::NotFound);
+        }
+        if self.ifaces.iter().flatten().any(|i| i.ns == ns && i.name == n) {
+            return Err(NetnsError::Exists);
+        }
+        let slot = self.ifaces.iter().position(Option::is_none).ok_or(NetnsError::Full)?;
+        let mtu = dev.get().mtu();
+        self.ifaces[slot] = Some(Iface {
+            ns,
+            name: n,
+            dev,
+            up: false,
+            mtu,
+            addrs: heapless::Vec::new(),
+            backlog: SkbQueue::new(),
+            gro: Gro::new(),
+            tx_dropped: 0,
+        });
+        Ok(slot as IfIndex + 1)
+    }
+
+    /// The interface called `if_name` in `ns`.
+    pub fn iface_by_name(&self, ns: NsId, if_name: &str) -> Option<IfIndex> {
+        self.ifaces
+            .iter()
+            .position(|i| i.as_ref().is_some_and(|i| i.ns == ns && i.name == if_name))
+            .map(|i| i as IfIndex + 1)
+    }
+
+    /// A snapshot of an interface.
+    pub fn iface_info(&self, ifindex: IfIndex) -> Option<IfInfo> {
+        let i = self.iface(ifindex)?;
+        Some(IfInfo {
+            ifindex,
+            ns: i.ns,
+            name: i.name.clone(),
+            up: i.up,
+            carrier: i.dev.get().link_up(),
+            mtu: i.mtu,
+            hw_addr: i.dev.get().hw_addr(),
+            addrs: i.addrs.clone(),
+            loopback: matches!(i.dev, Device::Loopback(_)),
+        })
+    }
+
+    /// Interfaces of `ns`, by index.
+    pub fn ifaces(&self, ns: NsId) -> impl Iterator<Item = IfIndex> + '_ {
+        self.ifaces
+            .iter()
+            .enumerate()
+            .filter(move |(_, i)| i.as_ref().is_some_and(|i| i.ns == ns))
+            .map(|(k, _)| k as IfIndex + 1)
+    }
+
+    /// A device's counters.
+    pub fn device_stats(&self, ifindex: IfIndex) -> Option<crate::dev::DevStats> {
+        self.iface(ifindex).map(|i| {
+            let mut s = i.dev.get().stats();
+            s.tx_dropped += i.tx_dropped;
+            s
+        })
+    }
+
+    /// Bring an interface up or down (`ip link set ... up|down`). Down frees
+    /// what waits in its backlog and stops routes through it from matching.
+    pub fn set_link_up(&mut self, ifindex: IfIndex, up: bool) -> Result<(), NetnsError> {
+        let slot = usize::from(ifindex).checked_sub(1).ok_or(NetnsError::NotFound)?;
+        let i = self.ifaces.get_mut(slot).and_then(Option::as_mut).ok_or(NetnsError::NotFound)?;
+        if up && !i.up {
+            i.dev.get_mut().open(&mut self.pool).map_err(NetnsError::Device)?;
+        }
+        if !up && i.up {
+            i.dev.get_mut().stop(&mut self.pool);
+        }
+        i.up = up;
+        if !up {
+            let n = i.backlog.len() as u64;
+            i.tx_dropped += n;
+            let mut q = core::mem::take(&mut i.backlog);
+            q.purge(&mut self.pool);
+            self.neigh.flush_iface(&mut self.pool, ifindex);
+        }
+        self.fib.invalidate();
+        Ok(())
+    }
+
+    /// Change an interface's MTU (`ip link set ... mtu`), at most the device's.
+    pub fn set_mtu(&mut self, ifindex: IfIndex, mtu: u16) -> Result<(), NetnsError> {
+        let i = self.iface_mut(ifindex).ok_or(NetnsError::NotFound)?;
+        if mtu < 68 || mtu > i.dev.get().mtu() {
+            return Err(NetnsError::Invalid);
+        }
+        i.mtu = mtu;
+        self.fib.invalidate();
+        Ok(())
+    }
+
+    /// Add an address (`ip addr add A/N dev X`) with its routes: the local
+    /// route, the subnet broadcast, and the connected route to the subnet.
+    pub fn add_addr(&mut self, ifindex: IfIndex, addr: Ipv4Addr, prefix_len: u8) -> Result<(), NetnsError> {
+        if prefix_len > 32 {
+            return Err(NetnsError::Invalid);
+        }
+        let a = IfAddr { addr, prefix_len };
+        let i = self.iface_mut(ifindex).ok_or(NetnsError::NotFound)?;
+        let ns = i.ns;
+        if i.addrs.iter().any(|x| x.addr == addr) {
+            return Err(NetnsError::Exists);
+        }
+        i.addrs.push(a).map_err(|_| NetnsError::Full)?;
+        let kernel = |dst, len, kind, table, scope| Route {
+            dst,
+            prefix_len: len,
+            kind,
+            gateway: None,
+            oif: ifindex,
+            metric: 0,
+            prefsrc: Some(addr),
+            proto: RouteProto::Kernel,
+            scope,
+            table,
+            mtu: 0,
+        };
+        let mut routes: heapless::Vec<Route, 3> = heapless::Vec::new();
+        let _ = routes.push(kernel(addr, 32, RouteKind::Local, RouteTable::Local, RouteScope::Host));
+        if let Some(b) = a.broadcast() {
+            let _ = routes.push(kernel(b, 32, RouteKind::Broadcast, RouteTable::Local, RouteScope::Link));
+        }
+        if prefix_len < 32 {
+            let _ =
+                routes.push(kernel(a.network(), prefix_len, RouteKind::Unicast, RouteTable::Main, RouteScope::Link));
+        }
+        for r in routes {
+            match self.fib.add(ns, r) {
+                // A second address in the same subnet shares the routes.
+                Ok(()) | Err(FibError::Exists) => {}
+                Err(e) => {
+                    let _ = self.del_addr(ifindex, addr);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove an address (`ip addr del`) and the routes it brought, unless
+    /// another address of the interface still needs them.
+    pub fn del_addr(&mut self, ifindex: IfIndex, addr: Ipv4Addr) -> Result<(), NetnsError> {
+        let i = self.iface_mut(ifindex).ok_or(NetnsError::NotFound)?;
+        let pos = i.addrs.iter().position(|a| a.addr == addr).ok_or(NetnsError::NotFound)?;
+        let gone = i.addrs.remove(pos);
+        let ns = i.ns;
+        let still = i.addrs.clone();
+        self.fib.remove_where(ns, |r| {
+            r.oif == ifindex
+                && r.proto == RouteProto::Kernel
+                && r.prefsrc == Some(addr)
+                && !(r.kind == RouteKind::Unicast
+                    && still.iter().any(|o| o.prefix_len == gone.prefix_len && o.contains(gone.addr)))
+        });
+        // Routes through a gateway that is no longer on any subnet stay, as
+        // Linux keeps them (they stop matching once their device has no way
+        // to reach the gateway).
+        self.fib.invalidate();
+        Ok(())
+    }
+
+    /// Add a route (`ip route add`).
+    pub fn add_route(&mut self, ns: NsId, route: Route) -> Result<(), NetnsError> {
+        if self.netns(ns).is_none() || (route.oif != 0 && self.iface(route.oif).is_none_or(|i| i.ns != ns)) {
+            return Err(NetnsError::NotFound);
+        }
+        Ok(self.fib.add(ns, route)?)
+    }
+
+    /// Add a route to `dst/prefix_len` via `gateway` (`ip route add ... via G`),
+    /// finding the interface that reaches the gateway.
+    pub fn add_route_via(
+        &mut self,
+        ns: NsId,
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Ipv4Addr,
+    ) -> Result<(), NetnsError> {
+        let oif = self
+            .ifaces(ns)
+            .find(|&i| self.iface(i).is_some_and(|x| x.addrs.iter().any(|a| a.contains(gateway))))
+            .ok_or(NetnsError::Route(FibError::NotFound))?;
+        self.add_route(ns, Route::unicast(dst, prefix_len, Some(gateway), oif))
+    }
+
+    /// Remove a route (`ip route del`): the first for `dst/prefix_len` that `matches`.
+    pub fn del_route(
+        &mut self,
+        ns: NsId,
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        matches: impl Fn(&Route) -> bool,
+    ) -> Result<Route, NetnsError> {
+        Ok(self.fib.del(ns, dst, prefix_len, matches)?)
+    }
+
+    /// Every route of `ns` (`ip route show table all`).
+    pub fn routes(&self, ns: NsId) -> impl Iterator<Item = &Route> + '_ {
+        self.fib.routes(ns)
+    }
+
+    /// True when `addr` is one of `ns`'s addresses.
+    pub fn is_local_addr(&self, ns: NsId, addr: Ipv4Addr) -> bool {
+        self.ifaces.iter().flatten().any(|i| i.ns == ns && i.addrs.iter().any(|a| a.addr == addr))
+    }
+}

@@ -1,0 +1,31 @@
+//! What an interface drives: a built-in device the world owns, or a driver
+//! (a NIC, the simulated NIC, a host bridge) the application owns and lends.
+
+use crate::dev::NetDevice;
+use crate::dev::loopback::Loopback;
+
+/// An interface's device.
+pub enum Device<'a> {
+    /// The namespace's loopback, owned by the world.
+    Loopback(Loopback),
+    /// A driver lent by the application for the world's lifetime.
+    Driver(&'a mut dyn NetDevice),
+}
+
+impl Device<'_> {
+    /// The device as a `NetDevice`.
+    pub fn get(&self) -> &dyn NetDevice {
+        match self {
+            Device::Loopback(lo) => lo,
+            Device::Driver(d) => &**d,
+        }
+    }
+
+    /// The device as a `NetDevice`, for driving it.
+    pub fn get_mut(&mut self) -> &mut dyn NetDevice {
+        match self {
+            Device::Loopback(lo) => lo,
+            Device::Driver(d) => &mut **d,
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The first end-to-end path, in-process: two hosts and a router in three
+//! namespaces, joined by simulated NICs on links.
+//!
+//! ```text
+//!  h1 eth0 10.0.1.2/24 ---- 10.0.1.1/24 eth0  r  eth1 10.0.2.1/24 ---- 10.0.2.2/24 eth0 h2
+//!                link a (MTU 1500)                      link b (MTU 1000)
+//! ```
+
+mod common;
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use common::*;
+use skbnet::dev::Features;
+use skbnet::netns::{NsId, SmallWorldStorage, World};
+use skbnet::socket::{Errno, SockId, SockOpt, SockType};
+use skbnet::stats::DropReason;
+use skbnet::time::Instant;
+use skbnet_nic_sim::link::{LinkConfig, NoTap, Side};
+
+const H1: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+const R1: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+const R2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+const H2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+/// The three namespaces and the clock.
+struct Topo {
+    h1: NsId,
+    r: NsId,
+    h2: NsId,
+    now: Instant,
+}
+
+/// Build the topology and run `f` on it; afterwards the world shuts down
+/// and the pool must be completely free.
+fn with_topo(offloads: Features, f: impl FnOnce(&mut World<'_>, &mut Topo)) {
+    let mut mem = storage();
+    let link_a = Box::new(RefCell::new(TestLink::new(LinkConfig::ethernet(), 1, NoTap)));
+    let link_b =
+        Box::new(RefCell::new(TestLink::new(LinkConfig { max_frame: 1014, ..LinkConfig::ethernet() }, 2, NoTap)));
+    let mk = |mac: u8, link, side, mtu| {
+        nic([2, 0, 0, 0, 0, mac], link, side, |c| {
+            c.offloads = offloads;
+            c.mtu = mtu;
+        })
+    };
+    let mut h1_nic = mk(0x11, &link_a, Side::A, 1500);
+    let mut r_nic0 = mk(0x21, &link_a, Side::B, 1500);
+    let mut r_nic1 = mk(0x22, &link_b, Side::A, 1000);
+    let mut h2_nic = mk(0x31, &link_b, Side::B, 1000);
+    let mut ws = Box::new(SmallWorldStorage::new());
+    let mut world = World::new(&mut ws, mem.pool(), [7; 16]).unwrap();
+    let (h1, r, h2) = (world.add_netns("h1").unwrap(), world.add_netns("r").unwrap(), world.add_netns("h2").unwrap());
+    let i = world.add_device(h1, "eth0", &mut *h1_nic).unwrap();
+    world.set_link_up(i, true).unwrap();
+    world.add_addr(i, H1, 24).unwrap();
+    let i = world.add_device(r, "eth0", &mut *r_nic0).unwrap();
+    world.set_link_up(i, true).unwrap();
+    world.add_addr(i, R1, 24).unwrap();
+    let i = world.add_device(r, "eth1", &mut *r_nic1).unwrap();
+    world.set_link_up(i, true).unwrap();
+    world.add_addr(i, R2, 24).unwrap();
+    let i = world.add_device(h2, "eth0", &mut *h2_nic).unwrap();
+    world.set_link_up(i, true).unwrap();
+    world.add_addr(i, H2, 24).unwrap();
+    world.add_route_via(h1, Ipv4Addr::UNSPECIFIED, 0, R1).unwrap();
+    world.add_route_via(h2, Ipv4Addr::UNSPECIFIED, 0, R2).unwrap();
+    let mut s = world.sysctl(r).unwrap();
+    s.ip_forward = true;
+    world.set_sysctl(r, s).unwrap();
+    let mut t = Topo { h1, r, h2, now: Instant::ZERO };
+    f(&mut world, &mut t);
+    world.shutdown();
+    let st = world.pool_ref().stats();
+    assert!(st.is_idle(), "pool not free at the end: {st:?}");
+    assert_eq!(st.bad_handles, 0);
+}
+
+/// Poll the world every 100 us of virtual time until `done` or `limit` passes.
+fn run(w: &mut World<'_>, t: &mut Topo, limit_ms: u64, mut done: impl FnMut(&mut World<'_>) -> bool) -> bool {
+    let end = t.now + core::time::Duration::from_millis(limit_ms);
+    while t.now < end {
+        w.poll(t.now);
+        if done(w) {
+            return true;
+        }
+        let next = w.poll_at().unwrap_or(end).max(t.now + core::time::Duration::from_micros(1));
+        t.now = next.min(t.now + core::time::Duration::from_millis(10));
+    }
+    false
+}
+
+fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(ip, port))
+}
+
+fn udp(w: &mut World<'_>, ns: NsId, port: u16) -> SockId {
+    let s = w.socket(ns, SockType::Udp).unwrap();
+    w.bind(s, sa(Ipv4Addr::UNSPECIFIED, port)).unwrap();
+    s
+}
+
+/// Wait for a datagram on `s` and return it with its sender.
+fn recv(w: &mut World<'_>, t: &mut Topo, s: SockId) -> Result<(Vec<u8>, SocketAddrV4), Errno> {
+    let mut out = Err(Errno::WouldBlock);
+    run(w, t, 5_000, |w| {
+        let mut buf = vec![0u8; 70_000];
+        out = w.recvmsg(s, &mut buf).map(|m| (buf[..m.len].to_vec(), m.from));
+        out != Err(Errno::WouldBlock)
+    });
+    out
+}
+
+fn echo_request(seq: u16, data: &[u8]) -> Vec<u8> {
+    let mut m = vec![8, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(data);
+    m
+}
+
+#[test]
+fn ping_across_the_router() {
+    with_topo(Features::ALL, |w, t| {
+        let p = w.socket(t.h1, SockType::Ping).unwrap();
+        for seq in 0..5u16 {
+            let data = payload_of(56 + usize::from(seq) * 100, seq as u8);
+            w.sendmsg(p, &echo_request(seq, &data), Some(sa(H2, 0))).unwrap();
+            let (reply, from) = recv(w, t, p).unwrap();
+            assert_eq!(*from.ip(), H2);
+            assert_eq!(reply[0], 0, "echo reply");
+            assert_eq!(u16::from_be_bytes([reply[6], reply[7]]), seq);
+            assert_eq!(&reply[8..], &data[..], "data byte for byte");
+        }
+        let r = w.stats(t.r).unwrap();
+        assert_eq!(r.ip.ForwDatagrams, 10, "5 requests and 5 replies forwarded");
+        assert_eq!(w.stats(t.h2).unwrap().icmp.InEchos, 5);
+        assert_eq!(w.stats(t.h2).unwrap().icmp.OutEchoReps, 5);
+        w.close(p).unwrap();
+    });
+}
+
+#[test]
+fn udp_echo_across_the_router() {
+    with_topo(Features::ALL, |w, t| {
+        let server = udp(w, t.h2, 7);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        for i in 0..20u8 {
+            let msg = payload_of(1 + usize::from(i) * 40, i);
+            assert_eq!(w.sendmsg(client, &msg, None), Ok(msg.len()));
+            let (got, from) = recv(w, t, server).unwrap();
+            assert_eq!(got, msg);
+            assert_eq!(*from.ip(), H1);
+            w.sendmsg(server, &got, Some(SocketAddr::V4(from))).unwrap();
+            let (back, from) = recv(w, t, client).unwrap();
+            assert_eq!(back, msg, "the echo, byte for byte");
+            assert_eq!(from, SocketAddrV4::new(H2, 7));
+        }
+        let (h1, h2) = (w.stats(t.h1).unwrap().udp, w.stats(t.h2).unwrap().udp);
+        assert_eq!((h1.OutDatagrams, h1.InDatagrams, h2.InDatagrams, h2.OutDatagrams), (20, 20, 20, 20));
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}
+
+#[test]
+fn a_closed_port_answers_port_unreachable_to_a_connected_socket() {
+    with_topo(Features::ALL, |w, t| {
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 9999)).unwrap();
+        w.sendmsg(client, b"anyone?", None).unwrap();
+        assert_eq!(recv(w, t, client), Err(Errno::ConnRefused));
+        assert_eq!(w.stats(t.h2).unwrap().udp.NoPorts, 1);
+        assert_eq!(w.stats(t.h2).unwrap().drops.get(DropReason::NoSocket), 1);
+        assert_eq!(w.stats(t.h1).unwrap().icmp.InDestUnreachs, 1);
+        w.close(client).unwrap();
+    });
+}
+
+#[test]
+fn ttl_expiry_is_answered_by_the_router() {
+    with_topo(Features::ALL, |w, t| {
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.setsockopt(client, SockOpt::Ttl(1)).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        w.sendmsg(client, b"short-lived", None).unwrap();
+        assert_eq!(recv(w, t, client), Err(Errno::HostUnreachable));
+        let r = w.stats(t.r).unwrap();
+        assert_eq!(r.icmp.OutTimeExcds, 1);
+        assert_eq!(r.drops.get(DropReason::TtlExpired), 1);
+        assert_eq!(r.ip.ForwDatagrams, 0);
+        assert_eq!(w.stats(t.h1).unwrap().icmp.InTimeExcds, 1);
+        w.close(client).unwrap();
+    });
+}
+
+#[test]
+fn fragments_cross_a_smaller_mtu_link_and_reassemble() {
+    with_topo(Features::ALL, |w, t| {
+        let server = udp(w, t.h2, 7);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        let msg = payload_of(4000, 9);
+        w.sendmsg(client, &msg, None).unwrap();
+        let (got, _) = recv(w, t, server).unwrap();
+        assert_eq!(got, msg, "reassembled byte for byte");
+        let (h1, r, h2) = (w.stats(t.h1).unwrap().ip, w.stats(t.r).unwrap().ip, w.stats(t.h2).unwrap().ip);
+        assert_eq!((h1.FragOKs, h1.FragCreates), (1, 3), "4028 bytes in 1500-byte fragments");
+        assert_eq!(r.ForwDatagrams, 3);
+        // 1500, 1500 and 1068 bytes: each is above 1000, each splits in two.
+        assert_eq!((r.FragOKs, r.FragCreates), (3, 6), "every fragment split again for MTU 1000");
+        assert_eq!((h2.ReasmReqds, h2.ReasmOKs), (6, 1));
+        // And back, fragmented by h2 for its own link.
+        w.sendmsg(server, &got, Some(sa(H1, w.local_addr(client).unwrap().port()))).unwrap();
+        assert_eq!(recv(w, t, client).unwrap().0, msg);
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}
+
+#[test]
+fn fragmentation_needed_teaches_the_path_mtu() {
+    with_topo(Features::ALL, |w, t| {
+        let _server = udp(w, t.h2, 7);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.setsockopt(client, SockOpt::MtuDiscover(true)).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        let big = payload_of(1400, 1);
+        assert_eq!(w.sendmsg(client, &big, None), Ok(1400), "fits the first link");
+        assert_eq!(recv(w, t, client), Err(Errno::MsgSize), "the router said: next hop MTU 1000");
+        assert_eq!(w.stats(t.r).unwrap().ip.FragFails, 1);
+        assert_eq!(w.sendmsg(client, &big, None), Err(Errno::MsgSize), "the learned path MTU applies at once");
+        assert_eq!(w.sendmsg(client, &big[..972], None), Ok(972), "972 + 28 = 1000 fits");
+        w.close(client).unwrap();
+    });
+}
+
+#[test]
+fn an_unreachable_neighbour_does_not_block_other_traffic() {
+    with_topo(Features::ALL, |w, t| {
+        let ghost = Ipv4Addr::new(10, 0, 1, 99);
+        let lost = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(lost, sa(ghost, 5000)).unwrap();
+        for _ in 0..20 {
+            let _ = w.sendmsg(lost, &[0u8; 100], None);
+        }
+        // Meanwhile the router and h2 stay reachable.
+        let p = w.socket(t.h1, SockType::Ping).unwrap();
+        w.sendmsg(p, &echo_request(1, b"still here"), Some(sa(H2, 0))).unwrap();
+        assert_eq!(&recv(w, t, p).unwrap().0[8..], b"still here");
+        let st = w.stats(t.h1).unwrap();
+        assert_eq!(st.drops.get(DropReason::NeighQueueFull), 12, "8 wait, the rest are dropped and counted");
+        // Three requests a second apart, then the waiting packets are answered.
+        assert_eq!(recv(w, t, lost), Err(Errno::HostUnreachable));
+        let st = w.stats(t.h1).unwrap();
+        assert_eq!(st.drops.get(DropReason::NeighFailed), 8);
+        assert!(w.now() >= Instant::from_secs(3));
+        w.close(lost).unwrap();
+        w.close(p).unwrap();
+    });
+}
+
+#[test]
+fn the_same_traffic_passes_without_offloads() {
+    with_topo(Features::NONE, |w, t| {
+        let server = udp(w, t.h2, 7);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        for len in [1, 900, 1472, 3000, 65_507] {
+            let msg = payload_of(len, len as u8);
+            w.sendmsg(client, &msg, None).unwrap();
+            assert_eq!(recv(w, t, server).unwrap().0, msg, "{len} bytes");
+        }
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}
+
+#[test]
+fn loopback_and_local_addresses_deliver_through_lo() {
+    with_topo(Features::ALL, |w, t| {
+        let server = udp(w, t.h1, 53);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        for dst in [Ipv4Addr::LOCALHOST, H1] {
+            w.sendmsg(client, b"local", Some(sa(dst, 53))).unwrap();
+            let (got, from) = recv(w, t, server).unwrap();
+            assert_eq!((got.as_slice(), *from.ip()), (&b"local"[..], dst));
+        }
+        assert_eq!(w.stats(t.r).unwrap().ip.InReceives, 0, "nothing left h1");
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}
