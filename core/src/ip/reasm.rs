@@ -76,7 +76,8 @@ struct FragInfo {
 }
 
 fn frag_info(pool: &SkbPool, skb: &impl crate::skb::SkbId) -> Option<FragInfo> {
-    let ip = Ipv4Packet::new_checked(pool.data(skb)).ok()?;
+    // Only the header need be linear: a large fragment may be a chain.
+    let ip = Ipv4Packet::new_quoted(pool.data(skb)).ok()?;
     let ihl = ip.header_len();
     let offset = u32::from(ip.frag_offset());
     let len = u32::from(ip.total_len()).checked_sub(ihl as u32)?;
@@ -320,5 +321,203 @@ impl<'a> Reassembly<'a> {
         for i in 0..self.slots.len() {
             self.kill(pool, i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip::frag::ip_fragment;
+    use crate::skb::PoolStorage;
+    use crate::wire::{IpProtocol, Ipv4Repr};
+
+    type St = PoolStorage<256, 128, 2048, 4>;
+
+    /// A UDP-sized datagram of `len` payload bytes with identification `id`.
+    fn datagram(pool: &mut SkbPool, id: u16, len: usize) -> SkBuff {
+        let repr = Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            protocol: IpProtocol::UDP,
+            ttl: 64,
+            ident: id,
+            dont_frag: false,
+            payload_len: len as u16,
+            dscp: 0,
+            ecn: 0,
+        };
+        let skb = pool.alloc_with_headroom(OwnerId::SYSTEM, 64).unwrap();
+        let mut bytes = vec![0u8; 20 + len];
+        repr.emit(&mut bytes).unwrap();
+        for (i, b) in bytes[20..].iter_mut().enumerate() {
+            *b = (i * 7 + usize::from(id)) as u8;
+        }
+        pool.append(&skb, &bytes).unwrap();
+        skb
+    }
+
+    fn fragments(pool: &mut SkbPool, id: u16, len: usize, mtu: u16) -> Vec<SkBuff> {
+        let d = datagram(pool, id, len);
+        let mut q = SkbQueue::new();
+        ip_fragment(pool, &d, mtu, OwnerId::SYSTEM, &mut q).unwrap();
+        pool.free(d);
+        let mut v = Vec::new();
+        while let Some(s) = q.pop_front(pool) {
+            v.push(s);
+        }
+        v
+    }
+
+    fn bytes(pool: &SkbPool, s: &SkBuff) -> Vec<u8> {
+        pool.chunks(s).flatten().copied().collect()
+    }
+
+    fn setup() -> (Box<St>, [Option<ReasmSlot>; 4]) {
+        (Box::new(St::new()), [const { None }; 4])
+    }
+
+    #[test]
+    fn out_of_order_fragments_of_two_datagrams_reassemble_exactly() {
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        let want_a = {
+            let d = datagram(&mut pool, 1, 5000);
+            let b = bytes(&pool, &d);
+            pool.free(d);
+            b
+        };
+        let want_b = {
+            let d = datagram(&mut pool, 2, 3000);
+            let b = bytes(&pool, &d);
+            pool.free(d);
+            b
+        };
+        let mut a = fragments(&mut pool, 1, 5000, 1500);
+        let mut b = fragments(&mut pool, 2, 3000, 576);
+        assert_eq!((a.len(), b.len()), (4, 6));
+        a.reverse();
+        b.swap(0, 3);
+        let mut done = Vec::new();
+        let now = Instant::ZERO;
+        while !a.is_empty() || !b.is_empty() {
+            for list in [&mut a, &mut b] {
+                if let Some(f) = list.pop() {
+                    match r.add(&mut pool, owner, NsId(0), f, now) {
+                        ReasmResult::Complete(s) => done.push(s),
+                        ReasmResult::Held => {}
+                        ReasmResult::Dropped(why) => panic!("{why:?}"),
+                    }
+                }
+            }
+        }
+        assert_eq!(done.len(), 2);
+        for s in done {
+            let got = bytes(&pool, &s);
+            let ip = Ipv4Packet::new_checked(&got[..]).unwrap();
+            assert!(ip.verify_checksum());
+            assert!(!ip.is_fragment());
+            assert_eq!(got, if ip.ident() == 1 { want_a.clone() } else { want_b.clone() });
+            pool.free(s);
+        }
+        assert!(r.is_empty());
+        assert_eq!(pool.owner_stats(owner).unwrap().used, 0);
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn duplicates_are_dropped_alone_overlaps_drop_the_datagram() {
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        let now = Instant::ZERO;
+        let f = fragments(&mut pool, 3, 4000, 1500);
+        let dup = pool.copy(&f[0], OwnerId::SYSTEM).unwrap();
+        let mut it = f.into_iter();
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now), ReasmResult::Held));
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), dup, now), ReasmResult::Dropped(DropReason::ReasmOverlap)));
+        assert_eq!(r.len(), 1, "the datagram survives a duplicate");
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now), ReasmResult::Held));
+        match r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now) {
+            ReasmResult::Complete(s) => {
+                assert_eq!(pool.len(&s), 4020);
+                pool.free(s);
+            }
+            other => panic!("expected the whole datagram, got {other:?}"),
+        }
+        // Now an overlap: a second datagram whose later fragment overlaps the first.
+        let mut g = fragments(&mut pool, 4, 4000, 1500);
+        let h = fragments(&mut pool, 4, 4000, 1004);
+        let first = g.remove(0);
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), first, now), ReasmResult::Held));
+        let mut h = h.into_iter();
+        let _ = h.next().map(|s| pool.free(s));
+        let overlapping = h.next().unwrap();
+        assert!(matches!(
+            r.add(&mut pool, owner, NsId(0), overlapping, now),
+            ReasmResult::Dropped(DropReason::ReasmOverlap)
+        ));
+        assert!(r.is_empty(), "datagram 4 was abandoned");
+        for s in g.into_iter().chain(h) {
+            pool.free(s);
+        }
+        r.clear(&mut pool);
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn timeouts_give_back_the_first_fragment_and_full_slots_evict_the_oldest() {
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        for id in 0..5u16 {
+            let mut f = fragments(&mut pool, id, 3000, 1500);
+            let first = f.remove(0);
+            let t = Instant::from_secs(u64::from(id));
+            assert!(matches!(r.add(&mut pool, owner, NsId(0), first, t), ReasmResult::Held));
+            f.into_iter().for_each(|s| pool.free(s));
+        }
+        assert_eq!(r.len(), 4, "four slots");
+        assert_eq!(r.take_evictions(), 1, "datagram 0 made room");
+        assert_eq!(r.poll_at(), Some(Instant::from_secs(1) + TIMEOUT));
+        assert!(r.next_expired(&mut pool, Instant::from_secs(30)).is_none());
+        let e = r.next_expired(&mut pool, Instant::from_secs(31)).unwrap();
+        let first = e.first.expect("the first fragment arrived");
+        assert_eq!(Ipv4Packet::new_quoted(pool.data(&first)).unwrap().ident(), 1);
+        pool.free(first);
+        r.clear(&mut pool);
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn memory_limit_and_size_limit_are_enforced() {
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(2 * 2048).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        let f = fragments(&mut pool, 9, 6000, 1500);
+        let mut res = Vec::new();
+        for s in f {
+            res.push(r.add(&mut pool, owner, NsId(0), s, Instant::ZERO));
+        }
+        use ReasmResult::{Dropped, Held};
+        assert!(matches!(res[..], [Held, Held, Dropped(DropReason::ReasmNoSpace), Held, Held]), "{res:?}");
+        assert_eq!(r.len(), 1, "the later fragments started over after the datagram was abandoned");
+        r.clear(&mut pool);
+        // A fragment reaching past 65535 bytes.
+        let big = datagram(&mut pool, 10, 100);
+        if let Ok(h) = pool.data_mut(&big) {
+            let mut ip = Ipv4Packet::new_checked(&mut h[..]).unwrap();
+            ip.set_frag_offset(65_528);
+            ip.fill_checksum();
+        }
+        assert!(matches!(
+            r.add(&mut pool, owner, NsId(0), big, Instant::ZERO),
+            ReasmResult::Dropped(DropReason::ReasmTooBig)
+        ));
+        assert!(pool.stats().is_idle());
     }
 }

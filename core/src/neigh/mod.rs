@@ -513,3 +513,140 @@ impl<'a> NeighTable<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::skb::PoolStorage;
+
+    const NS: NsId = NsId(0);
+
+    fn key(last: u8) -> NeighKey {
+        NeighKey { ns: NS, ifindex: 1, ip: Ipv4Addr::new(10, 0, 0, last) }
+    }
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn packet(pool: &mut SkbPool) -> SkBuff {
+        let s = pool.alloc(OwnerId::SYSTEM).unwrap();
+        pool.put_slice(&s, &[0x45; 40]).unwrap();
+        s
+    }
+
+    #[test]
+    fn unknown_neighbour_queues_asks_three_times_then_fails() {
+        let mut st = Box::new(PoolStorage::<64, 32, 256, 2>::new());
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(NeighTable::MEM_LIMIT).unwrap();
+        let (mut slots, mut buckets) = ([const { None }; 4], [NIL; 4]);
+        let mut n = NeighTable::new(&mut slots, &mut buckets);
+        let p = packet(&mut pool);
+        assert!(matches!(n.output(&mut pool, owner, key(9), p, t(0)), NeighOut::Queued { request: true }));
+        for _ in 1..QUEUE_PER_NEIGH {
+            let p = packet(&mut pool);
+            assert!(matches!(n.output(&mut pool, owner, key(9), p, t(10)), NeighOut::Queued { request: false }));
+        }
+        let p = packet(&mut pool);
+        match n.output(&mut pool, owner, key(9), p, t(10)) {
+            NeighOut::Drop(s, crate::stats::DropReason::NeighQueueFull) => pool.free(s),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pool.owner_stats(owner).unwrap().used, 8 * 256, "queued packets are charged to the table");
+        assert_eq!(n.poll_at(), Some(t(1000)));
+        assert!(n.next_timer(&mut pool, t(999)).is_none());
+        assert!(matches!(n.next_timer(&mut pool, t(1000)), Some(NeighTimer::Request { mac: None, .. })));
+        assert!(n.next_timer(&mut pool, t(1000)).is_none());
+        assert!(matches!(n.next_timer(&mut pool, t(2000)), Some(NeighTimer::Request { mac: None, .. })));
+        match n.next_timer(&mut pool, t(3000)) {
+            Some(NeighTimer::Failed { mut queue, .. }) => {
+                assert_eq!(queue.len(), QUEUE_PER_NEIGH);
+                queue.purge(&mut pool);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n.entries(NS).next().unwrap().state, NudState::Failed);
+        assert_eq!(n.queued(), 0);
+        // Unused, the failed entry is collected after gc_stale_time.
+        assert!(n.next_timer(&mut pool, t(3000) + GC_STALE_TIME).is_none());
+        assert_eq!(n.entries(NS).count(), 0);
+        assert_eq!(n.stats().res_failed, 1);
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn an_answer_releases_the_queue_and_reachability_decays() {
+        let mut st = Box::new(PoolStorage::<64, 32, 256, 2>::new());
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(NeighTable::MEM_LIMIT).unwrap();
+        let (mut slots, mut buckets) = ([const { None }; 4], [NIL; 4]);
+        let mut n = NeighTable::new(&mut slots, &mut buckets);
+        let mac = MacAddr([2, 0, 0, 0, 0, 9]);
+        for _ in 0..3 {
+            let p = packet(&mut pool);
+            let _ = n.output(&mut pool, owner, key(9), p, t(0));
+        }
+        let mut q = n.update(&mut pool, key(9), mac, true, false, t(50));
+        assert_eq!(q.len(), 3);
+        q.purge(&mut pool);
+        assert_eq!(n.lookup(key(9)), Some((mac, NudState::Reachable)));
+        let p = packet(&mut pool);
+        match n.output(&mut pool, owner, key(9), p, t(60)) {
+            NeighOut::Send(m, s) => {
+                assert_eq!(m, mac);
+                pool.free(s);
+            }
+            other => panic!("{other:?}"),
+        }
+        // 15..45 s later it is stale; using it then starts DELAY, then PROBE.
+        let stale_at = n.poll_at().unwrap();
+        assert!(stale_at >= t(15_050) && stale_at <= t(45_050), "{stale_at}");
+        assert!(n.next_timer(&mut pool, stale_at).is_none());
+        assert_eq!(n.lookup(key(9)).unwrap().1, NudState::Stale);
+        let p = packet(&mut pool);
+        let used = stale_at + Duration::from_secs(1);
+        match n.output(&mut pool, owner, key(9), p, used) {
+            NeighOut::Send(_, s) => pool.free(s),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n.lookup(key(9)).unwrap().1, NudState::Delay);
+        let probe = used + DELAY_FIRST_PROBE;
+        assert!(matches!(n.next_timer(&mut pool, probe), Some(NeighTimer::Request { mac: Some(m), .. }) if m == mac));
+        // An upper-layer confirmation ends the probing.
+        n.confirm(key(9), probe + Duration::from_millis(10));
+        assert_eq!(n.lookup(key(9)).unwrap().1, NudState::Reachable);
+        // Gratuitous ARP for an unknown address creates nothing.
+        assert!(n.update(&mut pool, key(7), mac, false, false, t(0)).is_empty());
+        assert!(n.lookup(key(7)).is_none());
+        n.flush_iface(&mut pool, 1);
+        assert_eq!(n.entries(NS).count(), 0);
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn a_full_table_evicts_unused_stale_entries_only() {
+        let mut st = Box::new(PoolStorage::<64, 32, 256, 2>::new());
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(NeighTable::MEM_LIMIT).unwrap();
+        let (mut slots, mut buckets) = ([const { None }; 2], [NIL; 2]);
+        let mut n = NeighTable::new(&mut slots, &mut buckets);
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let q = n.update(&mut pool, key(1), mac, false, true, t(0));
+        assert!(q.is_empty());
+        let p = packet(&mut pool);
+        let _ = n.output(&mut pool, owner, key(2), p, t(0));
+        // Both slots busy: 1 is stale (evictable), 2 is incomplete with a queue.
+        let p = packet(&mut pool);
+        assert!(matches!(n.output(&mut pool, owner, key(3), p, t(5)), NeighOut::Queued { request: true }));
+        assert!(n.lookup(key(1)).is_none(), "the stale entry made room");
+        let p = packet(&mut pool);
+        match n.output(&mut pool, owner, key(4), p, t(6)) {
+            NeighOut::Drop(s, crate::stats::DropReason::NeighTableFull) => pool.free(s),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n.stats().table_fulls, 1);
+        n.flush_iface(&mut pool, 1);
+        assert!(pool.stats().is_idle());
+    }
+}

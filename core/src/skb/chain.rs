@@ -161,13 +161,34 @@ impl SkbPool<'_> {
     /// appended: all of them, or fewer when the pool or the owner's limit ran
     /// out part way; an error only when not one byte could be appended.
     pub fn append(&mut self, skb: &impl SkbId, bytes: &[u8]) -> Result<usize, SkbError> {
+        self.extend(skb, bytes.len(), Some(bytes))
+    }
+
+    /// Grow the packet by `len` zero bytes at its end, across chunks as
+    /// [`Self::append`] does, for a caller that fills them next (with
+    /// [`Self::copy_from_skb`] or [`Self::write_at`]). All or nothing: on
+    /// failure the packet is as it was.
+    pub fn grow(&mut self, skb: &impl SkbId, len: usize) -> Result<(), SkbError> {
+        let before = self.len(skb);
+        match self.extend(skb, len, None) {
+            Ok(n) if n == len => Ok(()),
+            Ok(_) => {
+                self.trim(skb, before)?;
+                Err(SkbError::NoBuffers)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Add `len` bytes at the end: copies of `bytes` or zeros.
+    fn extend(&mut self, skb: &impl SkbId, len: usize, bytes: Option<&[u8]>) -> Result<usize, SkbError> {
         let first = self.slot(skb).ok_or(SkbError::BadHandle)? as u16;
         let mut last = self.last_chunk(first);
         let mut done = 0;
         if self.buf_exclusive(last) {
-            done = self.fill_tail(first, last, bytes);
+            done = self.fill_tail(first, last, bytes, len);
         }
-        while done < bytes.len() {
+        while done < len {
             let owner = OwnerId(self.heads[usize::from(first)].owner);
             let chunk = match self.new_chunk(owner) {
                 Ok(c) => c,
@@ -177,7 +198,7 @@ impl SkbPool<'_> {
             self.heads[usize::from(last)].frag = chunk;
             self.heads[usize::from(first)].truesize += u32::from(self.buf_size);
             last = chunk;
-            done += self.fill_tail(first, last, &bytes[done..]);
+            done += self.fill_tail(first, last, bytes.map(|b| &b[done..]), len - done);
         }
         Ok(done)
     }
@@ -429,12 +450,17 @@ impl SkbPool<'_> {
         Ok(c)
     }
 
-    /// Copy as much of `bytes` as fits into chunk `c`'s tailroom (`c` must
-    /// own its buffer) and account it on `first`. Returns bytes copied.
-    fn fill_tail(&mut self, first: u16, c: u16, bytes: &[u8]) -> usize {
+    /// Put as much of `bytes` (or, without bytes, zeros) as fits, up to
+    /// `len`, into chunk `c`'s tailroom (`c` must own its buffer) and account
+    /// it on `first`. Returns bytes added.
+    fn fill_tail(&mut self, first: u16, c: u16, bytes: Option<&[u8]>, len: usize) -> usize {
         let (buf, tail) = (self.heads[usize::from(c)].buf, usize::from(self.heads[usize::from(c)].tail));
-        let n = (self.buf_size() - tail).min(bytes.len());
-        self.buf_bytes_mut(buf)[tail..tail + n].copy_from_slice(&bytes[..n]);
+        let n = (self.buf_size() - tail).min(len);
+        let dst = &mut self.buf_bytes_mut(buf)[tail..tail + n];
+        match bytes {
+            Some(b) => dst.copy_from_slice(&b[..n]),
+            None => dst.fill(0),
+        }
         self.heads[usize::from(c)].tail += n as u16;
         if c != first {
             self.heads[usize::from(first)].data_len += n as u32;
