@@ -28,6 +28,7 @@ pub mod netns;
 pub mod skb;
 pub mod socket;
 pub mod stats;
+pub mod tcp;
 pub mod time;
 pub mod udp;
 pub mod wire;

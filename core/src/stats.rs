@@ -134,6 +134,92 @@ mib!(
     }
 );
 
+mib!(
+    /// The `Tcp:` line.
+    TcpMib {
+        /// Connections that went from CLOSED to SYN-SENT.
+        ActiveOpens = "ActiveOpens",
+        /// Connections that went from LISTEN to SYN-RECEIVED.
+        PassiveOpens = "PassiveOpens",
+        /// Connection attempts that failed.
+        AttemptFails = "AttemptFails",
+        /// Established connections reset.
+        EstabResets = "EstabResets",
+        /// Connections now ESTABLISHED or CLOSE-WAIT (a gauge).
+        CurrEstab = "CurrEstab",
+        /// Segments received, errors included.
+        InSegs = "InSegs",
+        /// Segments sent, retransmissions excluded.
+        OutSegs = "OutSegs",
+        /// Segments retransmitted.
+        RetransSegs = "RetransSegs",
+        /// Segments received in error (bad checksum, bad header).
+        InErrs = "InErrs",
+        /// Resets sent.
+        OutRsts = "OutRsts",
+        /// Segments with a bad checksum.
+        InCsumErrors = "InCsumErrors",
+    }
+);
+
+mib!(
+    /// The `TcpExt:` line (the counters skbnet keeps).
+    TcpExtMib {
+        /// SYN cookies sent.
+        SyncookiesSent = "SyncookiesSent",
+        /// Valid SYN cookies received.
+        SyncookiesRecv = "SyncookiesRecv",
+        /// Invalid SYN cookies received.
+        SyncookiesFailed = "SyncookiesFailed",
+        /// Connections put in TIME-WAIT.
+        TW = "TW",
+        /// Segments dropped by PAWS.
+        PAWSEstab = "PAWSEstab",
+        /// Delayed ACKs sent.
+        DelayedACKs = "DelayedACKs",
+        /// Times the accept queue was full.
+        ListenOverflows = "ListenOverflows",
+        /// SYNs and handshakes dropped at a listener.
+        ListenDrops = "ListenDrops",
+        /// Recoveries using SACK.
+        TCPSACKRecovery = "TCPSACKRecovery",
+        /// Recoveries using NewReno.
+        TCPRenoRecovery = "TCPRenoRecovery",
+        /// Retransmission timeouts.
+        TCPTimeouts = "TCPTimeouts",
+        /// Segments retransmitted by fast retransmit.
+        TCPFastRetrans = "TCPFastRetrans",
+        /// Segments retransmitted in slow start after a timeout.
+        TCPSlowStartRetrans = "TCPSlowStartRetrans",
+        /// Challenge ACKs sent (RFC 5961).
+        TCPChallengeACK = "TCPChallengeACK",
+        /// Challenge ACKs sent for a SYN on a synchronized connection.
+        TCPSYNChallenge = "TCPSYNChallenge",
+        /// Segments queued out of order.
+        TCPOFOQueue = "TCPOFOQueue",
+        /// Out-of-order segments dropped (no room).
+        TCPOFODrop = "TCPOFODrop",
+        /// In-order segments dropped for lack of receive buffer.
+        TCPRcvQDrop = "TCPRcvQDrop",
+        /// Segments dropped because the window was zero.
+        TCPZeroWindowDrop = "TCPZeroWindowDrop",
+        /// Connections aborted by the application with data unread.
+        TCPAbortOnData = "TCPAbortOnData",
+        /// Connections reset because the application closed with data unread.
+        TCPAbortOnClose = "TCPAbortOnClose",
+        /// Connections reset by a close with `SO_LINGER` zero or its time up.
+        TCPAbortOnLinger = "TCPAbortOnLinger",
+        /// Connections aborted after close by a timeout.
+        TCPAbortOnTimeout = "TCPAbortOnTimeout",
+        /// Zero-window probes sent.
+        TCPWinProbe = "TCPWinProbe",
+        /// Keepalive probes sent.
+        TCPKeepAlive = "TCPKeepAlive",
+        /// ACKs for data we never sent, dropped.
+        TCPACKSkippedSeq = "TCPACKSkippedSeq",
+    }
+);
+
 /// Why a packet was dropped. Each has its own counter, so nothing is lost
 /// without a trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,6 +298,16 @@ pub enum DropReason {
     LinkDown,
     /// Not IPv4 or ARP.
     UnknownEtherType,
+    /// A TCP segment outside the receive window, or otherwise unacceptable.
+    TcpBadSeq,
+    /// A TCP segment for no connection and no listener.
+    TcpNoSocket,
+    /// A TCP segment failed PAWS.
+    TcpPaws,
+    /// A listener's queues were full.
+    TcpListenOverflow,
+    /// A TCP segment sent to a broadcast or multicast address.
+    TcpNotUnicast,
     /// A link-layer frame addressed to another host.
     OtherHost,
 }
@@ -258,6 +354,11 @@ impl DropReason {
         DropReason::NoMemory,
         DropReason::LinkDown,
         DropReason::UnknownEtherType,
+        DropReason::TcpBadSeq,
+        DropReason::TcpNoSocket,
+        DropReason::TcpPaws,
+        DropReason::TcpListenOverflow,
+        DropReason::TcpNotUnicast,
         DropReason::OtherHost,
     ];
 }
@@ -305,6 +406,10 @@ pub struct NetStats {
     pub icmp: IcmpMib,
     /// UDP.
     pub udp: UdpMib,
+    /// TCP.
+    pub tcp: TcpMib,
+    /// TCP extensions.
+    pub tcp_ext: TcpExtMib,
     /// Drops by reason.
     pub drops: Drops,
 }

@@ -1,35 +1,40 @@
 //! The `skbnet` command: runs the stack on a Linux host.
 
+mod demo;
+
 use std::process::ExitCode;
 
 use skbnet::skb::{BUF_INFO_BYTES, HEAD_BYTES, OWNER_BYTES};
 
-const USAGE: &str = "\
+const USAGE_HEAD: &str = "\
 skbnet: a no_std TCP/IP stack built like Linux's, run on a host
 
 usage:
   skbnet pool-budget HEADS BUFS SIZE OWNERS
       print the RAM an sk_buff pool of that shape costs in firmware
-  skbnet demo
-      the in-process demo world (not yet: it arrives with the IPv4 issue)
+";
+
+const USAGE_TAIL: &str = "\
   skbnet help
       this text
 ";
+
+/// The whole usage text.
+fn usage() -> String {
+    format!("{USAGE_HEAD}{}{USAGE_TAIL}", demo::USAGE)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("pool-budget") => pool_budget(&args[1..]),
-        Some("demo") => {
-            eprintln!("skbnet demo: not available yet; it arrives with the IPv4/UDP issue (#5)");
-            ExitCode::from(2)
-        }
+        Some("demo") => demo::main(&args[1..]),
         None | Some("help" | "--help" | "-h") => {
-            print!("{USAGE}");
+            print!("{}", usage());
             ExitCode::SUCCESS
         }
         Some(other) => {
-            eprintln!("skbnet: unknown command `{other}`\n\n{USAGE}");
+            eprintln!("skbnet: unknown command `{other}`\n\n{}", usage());
             ExitCode::from(2)
         }
     }
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
 fn pool_budget(args: &[String]) -> ExitCode {
     let nums: Result<Vec<usize>, _> = args.iter().map(|a| a.parse::<usize>()).collect();
     let Ok([heads, bufs, size, owners]) = nums.as_deref().map(<[usize; 4]>::try_from).unwrap_or(Ok([0; 4])) else {
-        eprintln!("skbnet pool-budget: want four numbers: HEADS BUFS SIZE OWNERS\n\n{USAGE}");
+        eprintln!("skbnet pool-budget: want four numbers: HEADS BUFS SIZE OWNERS\n\n{}", usage());
         return ExitCode::from(2);
     };
     if heads == 0 || bufs == 0 || owners == 0 || size < 64 {

@@ -27,7 +27,7 @@ struct TxOffload {
 
 impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
     /// `ndo_start_xmit`.
-    pub(crate) fn driver_xmit(&mut self, pool: &mut SkbPool, _now: Instant, skb: SkBuff) -> Result<(), TxBusy> {
+    pub(crate) fn driver_xmit(&mut self, pool: &mut SkbPool, now: Instant, skb: SkBuff) -> Result<(), TxBusy> {
         let chunks = pool.chunk_count(&skb);
         let unusable = !self.link_up || chunks == 0 || chunks >= TXN || (chunks > 1 && !self.cfg.offloads.sg);
         let offload = if unusable { None } else { self.tx_offload(pool, &skb) };
@@ -80,6 +80,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         self.bql.queued(len);
         // The doorbell: the device may now process up to the new tail.
         self.tx.tail = i;
+        self.tx_doorbell.get_or_insert(now);
         Ok(())
     }
 

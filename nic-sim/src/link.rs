@@ -258,6 +258,11 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         &self.tap
     }
 
+    /// The tap, to change what it does.
+    pub fn tap_mut(&mut self) -> &mut T {
+        &mut self.tap
+    }
+
     /// Put a frame on the wire at `now` from `from`.
     pub fn send(&mut self, now: Instant, from: Side, frame: &[u8]) -> SendOutcome {
         let d = from.index();

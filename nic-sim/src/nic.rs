@@ -113,6 +113,9 @@ pub struct SimNic<const TXN: usize, const RXN: usize, const FRAME: usize, P: Por
     pub(crate) bql: Dql,
     pub(crate) stats: DevStats,
     pub(crate) link_up: bool,
+    /// When the driver rang the TX doorbell the device has not answered
+    /// yet (it answers on its next run).
+    pub(crate) tx_doorbell: Option<Instant>,
 }
 
 impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
@@ -134,6 +137,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             bql: Dql::new(cfg.bql_min, cfg.bql_max),
             stats: DevStats::new(),
             link_up: false,
+            tx_doorbell: None,
         }
     }
 
@@ -180,6 +184,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             let _ = pool.release_owner(owner);
         }
         self.link_up = false;
+        self.tx_doorbell = None;
     }
 
     /// Run the hardware until `now`: process the TX ring onto the port, take
@@ -235,14 +240,12 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         self.rx_skbs.iter().filter(|s| s.is_some()).count()
     }
 
-    /// When the hardware next needs to run: a timer expiring (interrupt
-    /// moderation, the LRO flush), or a frame arriving on the port.
+    /// When the hardware next needs to run: a TX doorbell it has not
+    /// answered, a timer expiring (interrupt moderation, the LRO flush), or
+    /// a frame arriving on the port.
     pub fn hw_poll_at(&self) -> Option<Instant> {
         let timer = self.hw.timer_deadline(&self.cfg.coalesce, self.cfg.lro_usecs);
-        match (timer, self.port.next_arrival()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.tx_doorbell, timer, self.port.next_arrival()].into_iter().flatten().min()
     }
 }
 

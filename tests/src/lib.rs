@@ -7,3 +7,4 @@
 
 pub mod fuzz_bodies;
 pub mod fuzz_nic;
+pub mod net;

@@ -221,3 +221,28 @@ fn a_faulty_link_between_nics_replays_identically_for_a_seed() {
     assert_ne!(x, z);
     assert!(x.len() > 150 && x.len() < 250, "{}", x.len());
 }
+
+/// Regression: a packet queued after the device's last run sat in the TX
+/// ring until some unrelated timer, because `poll_at` did not report the
+/// rung doorbell; a world driven by `poll_at` alone stalled.
+#[test]
+fn a_rung_doorbell_asks_for_a_run() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(NoTap);
+    let mut a = nic(MAC_A, &link, Side::A, |c| c.offloads = Features::NONE);
+    a.open(&mut pool).unwrap();
+    a.run_hardware(Instant::from_micros(5), &mut pool);
+    assert_eq!(a.hw_poll_at(), None, "nothing to do");
+    let skb = rx_skb(&mut pool, &numbered(1));
+    assert!(send(&mut pool, &mut a, skb).is_none());
+    assert_eq!(a.hw_poll_at(), Some(Instant::ZERO), "the doorbell, rung at the time given to transmit");
+    a.run_hardware(Instant::from_micros(7), &mut pool);
+    assert_eq!(link.borrow().in_flight(Side::A), 1, "the frame is on the wire");
+    assert_eq!(a.hw_poll_at(), None, "the doorbell is answered");
+    a.reclaim_tx(&mut pool, Instant::from_micros(7));
+    a.close(&mut pool);
+    let mut buf = [0u8; 1514];
+    assert!(link.borrow_mut().recv(Instant::from_micros(7), Side::B, &mut buf).is_some());
+    assert!(pool.stats().is_idle());
+}

@@ -26,6 +26,8 @@ pub(crate) struct Quoted {
     pub proto: IpProtocol,
     pub sport: u16,
     pub dport: u16,
+    /// The quoted TCP sequence number (zero for other protocols).
+    pub seq: u32,
 }
 
 impl<H: NfHooks> World<'_, H> {
@@ -79,6 +81,14 @@ impl<H: NfHooks> World<'_, H> {
                     }
                 }
                 self.icmp_error_rcv(ns, skb, ty, code, now);
+            }
+            // Types Linux does not know either (above 18, `NR_ICMP_TYPES`)
+            // are errors; the known ones nothing here handles are consumed.
+            _ if ty > 18 => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.icmp.InErrors += 1;
+                }
+                self.ip_drop_quiet(ns, skb, DropReason::BadIcmp);
             }
             _ => self.pool.free(skb),
         }
@@ -151,6 +161,10 @@ impl<H: NfHooks> World<'_, H> {
         let proto = match q.proto {
             IpProtocol::UDP => Proto::Udp,
             IpProtocol::ICMP => Proto::Icmp,
+            IpProtocol::TCP => {
+                let (local, remote) = (SocketAddrV4::new(q.src, q.sport), SocketAddrV4::new(q.dst, q.dport));
+                return self.tcp_err(ns, local, remote, crate::tcp::Seq(q.seq), errno, now);
+            }
             _ => return,
         };
         self.sock_error(ns, proto, SocketAddrV4::new(q.src, q.sport), SocketAddrV4::new(q.dst, q.dport), errno);
@@ -277,5 +291,9 @@ fn parse_quote(data: &[u8]) -> Option<Quoted> {
         IpProtocol::ICMP => (port(4), 0),
         _ => (0, 0),
     };
-    Some(Quoted { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), sport, dport })
+    let seq = match ip.protocol() {
+        IpProtocol::TCP => l4.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        _ => 0,
+    };
+    Some(Quoted { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), sport, dport, seq })
 }

@@ -27,13 +27,15 @@ struct Hdr {
 impl<H: NfHooks> World<'_, H> {
     /// A received IPv4 packet, data at its header (`ip_rcv`).
     pub(crate) fn ip_rcv(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, now: Instant) {
+        // Frames for another host are dropped before anything is counted,
+        // as Linux's `ip_rcv_core` does.
+        if self.pool.meta(&skb).pkt_type == PacketType::OtherHost {
+            return self.ip_drop(ns, skb, DropReason::OtherHost);
+        }
         let len = self.pool.len(&skb) as u64;
         if let Some(n) = self.netns_mut(ns) {
             n.stats.ip.InReceives += 1;
             n.stats.ip.InOctets += len;
-        }
-        if self.pool.meta(&skb).pkt_type == PacketType::OtherHost {
-            return self.ip_drop(ns, skb, DropReason::OtherHost);
         }
         let hdr = match self.ip_check(&skb) {
             Ok(h) => h,
@@ -57,8 +59,10 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Validate the header (`ip_rcv_core`).
     fn ip_check(&mut self, skb: &SkBuff) -> Result<Hdr, DropReason> {
+        // Shorter than the minimal header: a header error (`InHdrErrors`) in
+        // Linux, not a truncated datagram (`InTruncatedPkts`).
         if self.pool.may_pull(skb, 20).is_err() {
-            return Err(DropReason::Truncated);
+            return Err(DropReason::BadHeaderLen);
         }
         let ihl = usize::from(self.pool.data(skb)[0] & 0x0f) * 4;
         if self.pool.data(skb)[0] >> 4 != 4 {
@@ -188,6 +192,7 @@ impl<H: NfHooks> World<'_, H> {
         match proto {
             IpProtocol::ICMP => self.icmp_rcv(ns, skb, now),
             IpProtocol::UDP => self.udp_rcv(ns, skb, now),
+            IpProtocol::TCP => self.tcp_v4_rcv(ns, skb, now),
             _ => {
                 if let Some(n) = self.netns_mut(ns) {
                     n.stats.ip.InUnknownProtos += 1;

@@ -10,7 +10,7 @@ use super::frag::{FragError, ip_fragment};
 use crate::neigh::{NeighKey, NeighOut};
 use crate::netfilter::{NfHook, NfHooks};
 use crate::netns::{Iface, NsId, World};
-use crate::skb::{IfIndex, OwnerId, SkBuff, SkbQueue};
+use crate::skb::{GsoType, IfIndex, OwnerId, SkBuff, SkbQueue};
 use crate::socket::Errno;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -183,8 +183,19 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.ip.OutBcastPkts += 1;
             }
         }
-        let gso = self.pool.meta(&skb).gso;
-        let fits = len <= usize::from(mtu) || (gso.is_gso() && usize::from(gso.size) + 60 <= usize::from(mtu));
+        // A GSO packet fits when each segment it becomes does
+        // (`skb_gso_validate_network_len`): headers plus `gso_size`.
+        let m = self.pool.meta(&skb);
+        let gso = m.gso;
+        let seg_len = || {
+            let l4 = self.pool.bytes_from(&skb, m.transport_header);
+            let l4_hdr = match gso.kind {
+                GsoType::TcpV4 | GsoType::TcpV6 => l4.get(12).map_or(60, |b| usize::from(b >> 4) * 4),
+                _ => 8,
+            };
+            usize::from(m.transport_header.saturating_sub(self.pool.data_offset(&skb))) + l4_hdr + usize::from(gso.size)
+        };
+        let fits = len <= usize::from(mtu) || (gso.is_gso() && seg_len() <= usize::from(mtu));
         if fits {
             return self.ip_finish_output2(ns, oif, next_hop, broadcast, skb, now);
         }

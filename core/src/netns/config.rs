@@ -155,6 +155,8 @@ impl<'a, H: NfHooks> World<'a, H> {
             icmp_tokens: Sysctl::default().icmp_msgs_burst,
             icmp_refill: Instant::ZERO,
             port_cursor: (seed >> 16) as u32,
+            challenge_sec: 0,
+            challenge_count: 0,
         });
         let lo = match self.add_iface_inner(id, "lo", Device::Loopback(Loopback::new(256))) {
             Ok(lo) => lo,
@@ -380,6 +382,15 @@ impl<'a, H: NfHooks> World<'a, H> {
         // to reach the gateway).
         self.fib.invalidate();
         Ok(())
+    }
+
+    /// Add a permanent neighbour (`ip neigh add IP lladdr MAC dev IF nud
+    /// permanent`): frames to `ip` on `ifindex` go to `mac` without ARP.
+    pub fn add_neigh(&mut self, ifindex: IfIndex, ip: Ipv4Addr, mac: MacAddr) -> Result<(), NetnsError> {
+        let ns = self.iface(ifindex).ok_or(NetnsError::NotFound)?.ns;
+        let k = crate::neigh::NeighKey { ns, ifindex, ip };
+        let now = self.now;
+        if self.neigh.add_permanent(&mut self.pool, k, mac, now) { Ok(()) } else { Err(NetnsError::Full) }
     }
 
     /// Add a route (`ip route add`).

@@ -37,6 +37,8 @@ use crate::netfilter::NfHooks;
 use crate::skb::{IfIndex, OwnerId, SkbPool, SkbQueue};
 use crate::socket::{SockSlot, SockTable};
 use crate::stats::NetStats;
+use crate::tcp::listen::{ReqSock, ReqTable};
+use crate::tcp::timewait::{TwSock, TwTable};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 
@@ -72,6 +74,9 @@ pub struct Namespace {
     pub(crate) icmp_refill: Instant,
     /// Ephemeral port cursor (the search starts at a keyed hash plus this).
     pub(crate) port_cursor: u32,
+    /// RFC 5961 challenge ACKs: the second counted and how many went out in it.
+    pub(crate) challenge_sec: u64,
+    pub(crate) challenge_count: u32,
 }
 
 /// One interface: a device in a namespace, with its IPv4 configuration,
@@ -90,7 +95,8 @@ pub struct Iface<'a> {
 
 /// Memory for a world of `NS` namespaces, `IFACES` interfaces, `ROUTES`
 /// routes, `NEIGH` neighbours and `SOCKS` sockets, with `REASM` reassembly
-/// slots and `PMTU` path-MTU entries.
+/// slots, `PMTU` path-MTU entries and `TW` TCP connections in TIME-WAIT.
+/// TCP handshakes in progress get as many entries as there are sockets.
 pub struct WorldStorage<
     'a,
     const NS: usize,
@@ -100,6 +106,7 @@ pub struct WorldStorage<
     const SOCKS: usize,
     const REASM: usize,
     const PMTU: usize,
+    const TW: usize,
 > {
     ns: [Option<Namespace>; NS],
     ifaces: [Option<Iface<'a>>; IFACES],
@@ -108,8 +115,13 @@ pub struct WorldStorage<
     neigh_buckets: [u16; NEIGH],
     socks: [Option<SockSlot>; SOCKS],
     sock_buckets: [u16; SOCKS],
+    sock_ehash: [u16; SOCKS],
     reasm: [Option<ReasmSlot>; REASM],
     pmtu: [Option<PmtuEntry>; PMTU],
+    reqs: [Option<ReqSock>; SOCKS],
+    req_buckets: [u16; SOCKS],
+    tw: [Option<TwSock>; TW],
+    tw_buckets: [u16; TW],
 }
 
 impl<
@@ -121,7 +133,8 @@ impl<
     const SOCKS: usize,
     const REASM: usize,
     const PMTU: usize,
-> WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU>
+    const TW: usize,
+> WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW>
 {
     /// Empty storage.
     pub const fn new() -> Self {
@@ -131,6 +144,7 @@ impl<
             assert!(NEIGH >= 1 && NEIGH < u16::MAX as usize);
             assert!(SOCKS >= 1 && SOCKS < u16::MAX as usize);
             assert!(REASM >= 1 && PMTU >= 1);
+            assert!(TW >= 1 && TW < u16::MAX as usize);
         }
         WorldStorage {
             ns: [const { None }; NS],
@@ -140,8 +154,13 @@ impl<
             neigh_buckets: [u16::MAX; NEIGH],
             socks: [const { None }; SOCKS],
             sock_buckets: [u16::MAX; SOCKS],
+            sock_ehash: [u16::MAX; SOCKS],
             reasm: [const { None }; REASM],
             pmtu: [const { None }; PMTU],
+            reqs: [const { None }; SOCKS],
+            req_buckets: [u16::MAX; SOCKS],
+            tw: [const { None }; TW],
+            tw_buckets: [u16::MAX; TW],
         }
     }
 }
@@ -155,7 +174,8 @@ impl<
     const SOCKS: usize,
     const REASM: usize,
     const PMTU: usize,
-> Default for WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU>
+    const TW: usize,
+> Default for WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW>
 {
     fn default() -> Self {
         Self::new()
@@ -163,8 +183,8 @@ impl<
 }
 
 /// A small world: 4 namespaces, 16 interfaces, 256 routes, 64 neighbours,
-/// 64 sockets, 8 reassemblies, 32 path-MTU entries.
-pub type SmallWorldStorage<'a> = WorldStorage<'a, 4, 16, 256, 64, 64, 8, 32>;
+/// 64 sockets, 8 reassemblies, 32 path-MTU entries, 128 TIME-WAIT entries.
+pub type SmallWorldStorage<'a> = WorldStorage<'a, 4, 16, 256, 64, 64, 8, 32, 128>;
 
 /// The stack: pool, namespaces, interfaces, tables, and netfilter hooks `H`.
 pub struct World<'a, H: NfHooks = ()> {
@@ -176,6 +196,8 @@ pub struct World<'a, H: NfHooks = ()> {
     pub(crate) socks: SockTable<'a>,
     pub(crate) reasm: Reassembly<'a>,
     pub(crate) pmtu: PmtuCache<'a>,
+    pub(crate) reqs: ReqTable<'a>,
+    pub(crate) tw: TwTable<'a>,
     pub(crate) hooks: H,
     pub(crate) secret: [u8; 16],
     pub(crate) now: Instant,
@@ -198,8 +220,9 @@ impl<'a> World<'a, ()> {
         const SK: usize,
         const RS: usize,
         const PM: usize,
+        const TW: usize,
     >(
-        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM>,
+        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW>,
         pool: SkbPool<'a>,
         secret: [u8; 16],
     ) -> Result<World<'a, ()>, NetnsError> {
@@ -217,8 +240,9 @@ impl<'a, H: NfHooks> World<'a, H> {
         const SK: usize,
         const RS: usize,
         const PM: usize,
+        const TW: usize,
     >(
-        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM>,
+        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW>,
         mut pool: SkbPool<'a>,
         secret: [u8; 16],
         hooks: H,
@@ -231,9 +255,11 @@ impl<'a, H: NfHooks> World<'a, H> {
             ifaces: &mut storage.ifaces,
             fib: Fib::new(&mut storage.fib),
             neigh: NeighTable::new(&mut storage.neigh, &mut storage.neigh_buckets),
-            socks: SockTable::new(&mut storage.socks, &mut storage.sock_buckets),
+            socks: SockTable::new(&mut storage.socks, &mut storage.sock_buckets, &mut storage.sock_ehash),
             reasm: Reassembly::new(&mut storage.reasm),
             pmtu: PmtuCache::new(&mut storage.pmtu),
+            reqs: ReqTable::new(&mut storage.reqs, &mut storage.req_buckets),
+            tw: TwTable::new(&mut storage.tw, &mut storage.tw_buckets),
             hooks,
             secret,
             now: Instant::ZERO,

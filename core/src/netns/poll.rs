@@ -44,6 +44,7 @@ impl<H: NfHooks> World<'_, H> {
         }
         earliest(self.neigh.poll_at());
         earliest(self.reasm.poll_at());
+        earliest(self.tcp_poll_at());
         at
     }
 
@@ -134,7 +135,7 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
-    /// Neighbour, reassembly and path-MTU timers.
+    /// Neighbour, reassembly, path-MTU and TCP timers.
     fn run_timers(&mut self, now: Instant) {
         // Each entry's timer moves past `now` when it fires, so this ends.
         while let Some(t) = self.neigh.next_timer(&mut self.pool, now) {
@@ -161,6 +162,7 @@ impl<H: NfHooks> World<'_, H> {
             }
         }
         self.pmtu.expire(now);
+        self.tcp_timers(now);
     }
 
     /// Take the world down: close sockets, free every queue, set every

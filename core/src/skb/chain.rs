@@ -233,6 +233,78 @@ impl SkbPool<'_> {
         Ok(())
     }
 
+    /// Cut the packet at byte `at` (`tcp_fragment`): `skb` keeps the first
+    /// `at` bytes and the rest comes back as a new packet with the same
+    /// metadata (header offsets forgotten) and owner. No byte is copied: a
+    /// chunk cut in the middle is shared by both. Needs a free head when the
+    /// cut falls inside a chunk.
+    pub fn split(&mut self, skb: &impl SkbId, at: usize) -> Result<SkBuff, SkbError> {
+        let first = self.slot(skb).ok_or(SkbError::BadHandle)? as u16;
+        if at == 0 || at >= self.len(skb) {
+            return Err(SkbError::TooShort);
+        }
+        // Find the chunk holding byte `at` and its predecessor.
+        let (mut c, mut prev, mut off) = (first, NIL, 0usize);
+        loop {
+            let h = self.heads[usize::from(c)];
+            let clen = usize::from(h.tail - h.data);
+            if at < off + clen || h.frag == NIL {
+                break;
+            }
+            off += clen;
+            prev = c;
+            c = h.frag;
+        }
+        let k = at - off;
+        let new_first = if k == 0 && c != first {
+            // A clean cut between chunks: the chunk becomes the new packet's head.
+            self.heads[usize::from(prev)].frag = NIL;
+            c
+        } else {
+            let h2 = self.alloc_head()?;
+            let h = self.heads[usize::from(c)];
+            self.share_buf(h2, h.buf);
+            let n = &mut self.heads[usize::from(h2)];
+            n.data = h.data + k as u16;
+            n.tail = h.tail;
+            n.frag = h.frag;
+            let cut = &mut self.heads[usize::from(c)];
+            cut.tail = h.data + k as u16;
+            cut.frag = NIL;
+            h2
+        };
+        let (meta, owner) = (self.heads[usize::from(first)].meta, self.heads[usize::from(first)].owner);
+        let size = u32::from(self.buf_size);
+        let count = |pool: &Self, start: u16| {
+            let (mut i, mut n, mut bytes) = (pool.heads[usize::from(start)].frag, 0u32, 0u32);
+            while i != NIL {
+                let h = pool.heads[usize::from(i)];
+                n += 1;
+                bytes += u32::from(h.tail - h.data);
+                i = h.frag;
+            }
+            (n, bytes)
+        };
+        let (old_chunks, old_bytes) = count(self, first);
+        let (new_chunks, new_bytes) = count(self, new_first);
+        let f = &mut self.heads[usize::from(first)];
+        let old_truesize = f.truesize;
+        f.data_len = old_bytes;
+        f.truesize = (old_chunks + 1) * size;
+        let freed = old_truesize.saturating_sub(f.truesize);
+        let n = &mut self.heads[usize::from(new_first)];
+        n.flags &= !F_FRAG;
+        n.data_len = new_bytes;
+        n.truesize = (new_chunks + 1) * size;
+        n.meta = meta;
+        n.meta.reset_headers();
+        n.owner = owner;
+        let (new_size, generation) = (n.truesize, n.generation);
+        self.charge_sub(owner, freed);
+        self.charge_add(owner, new_size);
+        Ok(SkBuff { idx: new_first, generation })
+    }
+
     /// A new packet that shares every buffer with `skb` (`skb_clone`): new
     /// heads, same bytes, same metadata, charged to `owner`.
     pub fn clone(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<SkBuff, SkbError> {

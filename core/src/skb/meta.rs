@@ -121,6 +121,10 @@ pub struct Meta {
     pub pkt_type: PacketType,
     /// Queue-selection priority (`skb->priority`).
     pub priority: u8,
+    /// Scratch space owned by the layer that holds the packet (Linux's
+    /// `skb->cb`): TCP keeps a queued segment's sequence range, send time
+    /// and SACK state here.
+    pub cb: [u32; 4],
 }
 
 impl Meta {
@@ -140,6 +144,7 @@ impl Meta {
             tstamp: Instant::ZERO,
             pkt_type: PacketType::Host,
             priority: 0,
+            cb: [0; 4],
         }
     }
 

@@ -2,8 +2,8 @@
 //! `skb_put`, `skb_trim`, `skb_reserve`, headroom and tailroom, and the
 //! copy-on-write rules for shared buffers.
 
-use super::storage::{F_NOHDR, NIL};
-use super::{SkbError, SkbId, SkbPool};
+use super::storage::{F_FRAG, F_NOHDR, NIL};
+use super::{OwnerId, SkbError, SkbId, SkbPool};
 
 impl SkbPool<'_> {
     /// Total bytes of the packet (`skb->len`), linear part plus chunks.
@@ -110,6 +110,51 @@ impl SkbPool<'_> {
         self.heads[i].data = new_data;
         let buf = self.heads[i].buf;
         Ok(&mut self.buf_bytes_mut(buf)[data - n..data])
+    }
+
+    /// Make room for `n` bytes of headers in front of the data
+    /// (`skb_cow_head`). When the first chunk has less headroom than that
+    /// (a packet [`Self::split`] off at a chunk boundary starts at offset
+    /// zero), its bytes become a chunk of their own and a fresh buffer that
+    /// is all headroom becomes the first: no payload byte is copied. The
+    /// packet's header offsets are forgotten.
+    pub fn expand_head(&mut self, skb: &impl SkbId, n: usize) -> Result<(), SkbError> {
+        let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
+        if usize::from(self.heads[i].data) >= n {
+            return Ok(());
+        }
+        let size = self.buf_size();
+        if n > size {
+            return Err(SkbError::NoHeadroom);
+        }
+        let owner = OwnerId(self.heads[i].owner);
+        self.charge_check(owner, size as u32)?;
+        let x = self.alloc_head()?;
+        let fresh = match self.alloc_buf() {
+            Ok(b) => b,
+            Err(e) => {
+                self.release_head_slot(x);
+                return Err(e);
+            }
+        };
+        let h = self.heads[i];
+        let moved = &mut self.heads[usize::from(x)];
+        moved.buf = h.buf;
+        moved.data = h.data;
+        moved.tail = h.tail;
+        moved.frag = h.frag;
+        moved.flags = F_FRAG | (h.flags & F_NOHDR);
+        let f = &mut self.heads[i];
+        f.buf = fresh;
+        f.data = size as u16;
+        f.tail = size as u16;
+        f.frag = x;
+        f.flags &= !F_NOHDR;
+        f.data_len += u32::from(h.tail - h.data);
+        f.truesize += size as u32;
+        f.meta.reset_headers();
+        self.charge_add(owner.0, size as u32);
+        Ok(())
     }
 
     /// Remove `n` bytes from the front (`skb_pull`, and `pskb_pull` across

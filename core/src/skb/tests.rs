@@ -282,6 +282,34 @@ fn append_skb_concatenates_and_moves_the_charge() {
 }
 
 #[test]
+fn split_anywhere_shares_buffers_and_keeps_accounting() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let owner = pool.register_owner(100_000).unwrap();
+    let payload: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
+    for at in [1, 40, 99, 100, 101, 227, 228, 600, 699] {
+        let skb = pool.alloc_with_headroom(owner, 28).unwrap();
+        pool.append(&skb, &payload).unwrap();
+        pool.meta_mut(&skb).unwrap().mark = 7;
+        let bufs = pool.stats().bufs_in_use;
+        let tail = pool.split(&skb, at).unwrap();
+        assert_eq!(bytes(&pool, &skb), &payload[..at], "head of a split at {at}");
+        assert_eq!(bytes(&pool, &tail), &payload[at..], "tail of a split at {at}");
+        assert_eq!(pool.stats().bufs_in_use, bufs, "no byte copied");
+        assert_eq!(pool.meta(&tail).mark, 7);
+        assert_eq!(pool.owner_stats(owner).unwrap().used, pool.truesize(&skb) + pool.truesize(&tail));
+        pool.free(skb);
+        pool.free(tail);
+        assert_eq!(pool.owner_stats(owner).unwrap().used, 0);
+    }
+    let skb = filled(&mut pool, 0, &payload);
+    assert_eq!(pool.split(&skb, 0).err(), Some(SkbError::TooShort));
+    assert_eq!(pool.split(&skb, 700).err(), Some(SkbError::TooShort));
+    pool.free(skb);
+    assert!(pool.stats().is_idle());
+}
+
+#[test]
 fn append_to_itself_is_refused() {
     let mut st = storage();
     let mut pool = SkbPool::new(&mut st);
@@ -457,7 +485,7 @@ fn ram_formula_matches_size_of() {
     check::<257, 129, 1537, 3>();
     // The figures the README quotes for a firmware budget (the same on
     // thumbv7em, where u64 is 8-aligned too).
-    assert_eq!((HEAD_BYTES, BUF_INFO_BYTES, OWNER_BYTES), (72, 8, 20));
+    assert_eq!((HEAD_BYTES, BUF_INFO_BYTES, OWNER_BYTES), (88, 8, 20));
 }
 
 /// One step of the property test: indices pick among live packets modulo

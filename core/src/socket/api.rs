@@ -23,6 +23,8 @@ pub enum SockType {
     /// ICMP echo request (header and data); the stack sets the identifier to
     /// the socket's port and fills the checksum.
     Ping,
+    /// `SOCK_STREAM` with `IPPROTO_TCP`.
+    Tcp,
 }
 
 /// A socket option (`setsockopt`).
@@ -57,6 +59,8 @@ pub struct Events {
     pub writable: bool,
     /// An error waits (`POLLERR`).
     pub error: bool,
+    /// A TCP socket has no connection, or both directions are shut (`POLLHUP`).
+    pub hangup: bool,
 }
 
 /// What [`World::recvmsg`] returns.
@@ -97,6 +101,7 @@ impl<H: NfHooks> World<'_, H> {
             proto: match ty {
                 SockType::Udp => Proto::Udp,
                 SockType::Ping => Proto::Icmp,
+                SockType::Tcp => Proto::Tcp,
             },
             local: UNBOUND,
             remote: None,
@@ -107,6 +112,11 @@ impl<H: NfHooks> World<'_, H> {
             snd_owner: snd,
             err: None,
             opts: SockOpts::default(),
+            tcp: (ty == SockType::Tcp).then(|| crate::tcp::Tcb::new(Default::default())),
+            listen: None,
+            accept_next: u16::MAX,
+            ehashed: false,
+            enext: u16::MAX,
         };
         self.socks.insert(slot).ok_or_else(|| {
             let _ = self.pool.release_owner(rcv);
@@ -163,6 +173,9 @@ impl<H: NfHooks> World<'_, H> {
     pub fn connect(&mut self, id: SockId, addr: SocketAddr) -> Result<(), Errno> {
         let addr = v4(addr)?;
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        if s.proto == Proto::Tcp {
+            return self.tcp_connect(id, addr);
+        }
         let (ns, local) = (s.ns, s.local);
         let now = self.now;
         // The peer must be routable now, as Linux's ip4_datagram_connect checks.
@@ -178,9 +191,14 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Send a datagram (`sendmsg`): to `to`, or to the connected peer.
     /// Returns the bytes sent. Never blocks: a full send buffer is
-    /// [`Errno::WouldBlock`].
+    /// [`Errno::WouldBlock`]. On a TCP socket the bytes join the stream
+    /// (`to` is ignored, as Linux does) and fewer than offered may be
+    /// taken when the send buffer fills.
     pub fn sendmsg(&mut self, id: SockId, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        if s.proto == Proto::Tcp {
+            return self.tcp_sendmsg(id, data);
+        }
         let dst = match to {
             Some(a) => v4(a)?,
             None => s.remote.ok_or(Errno::NotConnected)?,
@@ -193,6 +211,7 @@ impl<H: NfHooks> World<'_, H> {
         match proto {
             Proto::Udp => self.udp_sendmsg(id, data, dst, now),
             Proto::Icmp => self.ping_sendmsg(id, data, dst, now),
+            Proto::Tcp => self.tcp_sendmsg(id, data),
         }
     }
 
@@ -237,8 +256,13 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Receive a datagram into `buf` (`recvmsg`), copying it out of its
-    /// sk_buff; a pending error (from ICMP) is reported first, once.
+    /// sk_buff; a pending error (from ICMP) is reported first, once. On a
+    /// TCP socket, bytes of the stream: as many as are waiting and fit,
+    /// and `len` zero at the end of the stream.
     pub fn recvmsg(&mut self, id: SockId, buf: &mut [u8]) -> Result<RecvMsg, Errno> {
+        if self.socks.get(id).is_some_and(|s| s.proto == Proto::Tcp) {
+            return self.tcp_recvmsg(id, buf);
+        }
         let (skb, from) = self.recv_skb(id)?;
         let len = self.pool.len(&skb);
         let n = len.min(buf.len());
@@ -249,9 +273,15 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Receive a datagram without copying it: the sk_buff itself, data at
-    /// the payload (zero-copy `recvmsg`). Free it with [`World::pool`].
+    /// the payload (zero-copy `recvmsg`). Free it with [`World::pool`]. On
+    /// a TCP socket, the next in-order packet of the stream, and
+    /// [`Errno::NotConnected`] at its end.
     pub fn recv_skb(&mut self, id: SockId) -> Result<(SkBuff, SocketAddrV4), Errno> {
         let s = self.socks.get_mut(id).ok_or(Errno::BadFd)?;
+        if s.proto == Proto::Tcp {
+            let from = s.remote.unwrap_or(UNBOUND);
+            return self.tcp_recv_skb(id)?.map(|skb| (skb, from)).ok_or(Errno::NotConnected);
+        }
         if let Some(e) = s.err.take() {
             return Err(e);
         }
@@ -268,15 +298,20 @@ impl<H: NfHooks> World<'_, H> {
         let ip = Ipv4Packet::new_quoted(self.pool.bytes_from(skb, m.network_header)).map(|p| p.src());
         let l4 = self.pool.bytes_from(skb, m.transport_header);
         let port = match proto {
-            Proto::Udp => l4.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]])),
+            Proto::Udp | Proto::Tcp => l4.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]])),
             Proto::Icmp => 0,
         };
         SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port)
     }
 
     /// Close a socket (`close`): what it held is freed, its memory owners
-    /// are released once its last packet in flight completes.
+    /// are released once its last packet in flight completes. A TCP
+    /// connection goes on in the background until its FIN is acknowledged
+    /// (or is reset, see [`crate::tcp::TcpOpt::Linger`]); the id is dead at once.
     pub fn close(&mut self, id: SockId) -> Result<(), Errno> {
+        if self.socks.get(id).is_some_and(|s| s.proto == Proto::Tcp) {
+            return self.tcp_close(id);
+        }
         let mut s = self.socks.remove(id).ok_or(Errno::BadFd)?;
         s.rx.purge(&mut self.pool);
         let _ = self.pool.release_owner(s.rcv_owner);
@@ -307,10 +342,14 @@ impl<H: NfHooks> World<'_, H> {
     /// Readiness (`poll`).
     pub fn events(&self, id: SockId) -> Result<Events, Errno> {
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        if s.proto == Proto::Tcp {
+            return self.tcp_events(id);
+        }
         Ok(Events {
             readable: !s.rx.is_empty(),
             writable: self.pool.owner_room(s.snd_owner) >= self.pool.buf_size() as u32,
             error: s.err.is_some(),
+            hangup: false,
         })
     }
 
@@ -337,7 +376,9 @@ impl<H: NfHooks> World<'_, H> {
         match self.socks.lookup(ns, proto, to, from) {
             Some(id) => self.queue_to(id, skb),
             None if proto == Proto::Icmp => {
+                // An echo reply nobody waits for (Linux's `ping_rcv`): dropped, and counted.
                 self.pool.free(skb);
+                self.drop_count(ns, DropReason::NoSocket);
                 Delivery::Full
             }
             None => Delivery::NoSocket(skb),
@@ -377,11 +418,19 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
-    /// Close every socket (the world is shutting down).
+    /// Close every socket at once, resetting TCP connections, and forget
+    /// TIME-WAIT and handshakes in progress (the world is shutting down).
     pub fn close_all(&mut self) {
-        loop {
+        // Bounded: each pass removes a socket.
+        for _ in 0..self.socks.capacity() {
             let Some(id) = self.socks.ids().next() else { break };
-            let _ = self.close(id);
+            if self.socks.get(id).is_some_and(|s| s.proto == Proto::Tcp) {
+                self.tcp_destroy(id);
+            } else {
+                let _ = self.close(id);
+            }
         }
+        self.tw.clear();
+        self.reqs.clear();
     }
 }

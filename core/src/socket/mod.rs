@@ -13,7 +13,8 @@
 mod api;
 mod errno;
 
-pub use api::{Events, SockOpt, SockType};
+pub use crate::tcp::{Shutdown, TcpOpt};
+pub use api::{Events, RecvMsg, SockOpt, SockType};
 pub use errno::Errno;
 
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -29,6 +30,11 @@ pub struct SockId {
     generation: u16,
 }
 
+impl SockId {
+    /// Names no socket (a TIME-WAIT entry or a reset has none).
+    pub const NONE: SockId = SockId { idx: u16::MAX, generation: u16::MAX };
+}
+
 /// The transport protocol of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -37,6 +43,22 @@ pub enum Proto {
     Udp,
     /// ICMP (ping sockets: echo requests out, echo replies in).
     Icmp,
+    /// TCP.
+    Tcp,
+}
+
+/// A listening TCP socket's queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListenInfo {
+    /// Most connections waiting to be accepted (`listen`'s backlog).
+    pub backlog: u16,
+    /// Established connections waiting for `accept`, as a list through
+    /// their slots' `accept_next`.
+    pub accept_head: u16,
+    pub accept_tail: u16,
+    pub accept_len: u16,
+    /// Handshakes in progress (entries in the request table).
+    pub syn_len: u16,
 }
 
 /// Socket options that are plain settings.
@@ -72,6 +94,15 @@ pub struct SockSlot {
     pub(crate) snd_owner: OwnerId,
     pub(crate) err: Option<Errno>,
     pub(crate) opts: SockOpts,
+    /// The connection, for TCP sockets.
+    pub(crate) tcp: Option<crate::tcp::Tcb>,
+    /// A TCP listener's queues.
+    pub(crate) listen: Option<ListenInfo>,
+    /// Next connection in the listener's accept queue.
+    pub(crate) accept_next: u16,
+    /// On the established hash (full 4-tuple).
+    pub(crate) ehashed: bool,
+    pub(crate) enext: u16,
 }
 
 const NIL: u16 = u16::MAX;
@@ -80,6 +111,7 @@ const NIL: u16 = u16::MAX;
 pub struct SockTable<'a> {
     slots: &'a mut [Option<SockSlot>],
     buckets: &'a mut [u16],
+    ehash: &'a mut [u16],
     generation: u16,
 }
 
@@ -87,15 +119,113 @@ fn bucket(ns: NsId, proto: Proto, port: u16, n: usize) -> usize {
     let p = match proto {
         Proto::Udp => 17u64,
         Proto::Icmp => 1,
+        Proto::Tcp => 6,
     };
     let x = u64::from(port) ^ (p << 16) ^ (u64::from(ns.0) << 24);
     (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
 }
 
+/// The established-hash bucket of a TCP 4-tuple.
+fn ebucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usize {
+    let x = u64::from(u32::from(*remote.ip()))
+        ^ (u64::from(remote.port()) << 32)
+        ^ (u64::from(local.port()) << 48)
+        ^ u64::from(u32::from(*local.ip())).rotate_left(17)
+        ^ (u64::from(ns.0) << 56);
+    (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
+}
+
 impl<'a> SockTable<'a> {
-    /// A table over `slots` and `buckets`.
-    pub fn new(slots: &'a mut [Option<SockSlot>], buckets: &'a mut [u16]) -> Self {
-        SockTable { slots, buckets, generation: 0 }
+    /// A table over `slots`, port-hash `buckets` and established-hash `ehash`.
+    pub fn new(slots: &'a mut [Option<SockSlot>], buckets: &'a mut [u16], ehash: &'a mut [u16]) -> Self {
+        SockTable { slots, buckets, ehash, generation: 0 }
+    }
+
+    /// The id of slot `idx`, if open.
+    pub(crate) fn id_at(&self, idx: u16) -> Option<SockId> {
+        self.slots.get(usize::from(idx))?.as_ref().map(|s| SockId { idx, generation: s.generation })
+    }
+
+    /// The slot index of an id.
+    pub(crate) fn index(id: SockId) -> u16 {
+        id.idx
+    }
+
+    /// Put a connected TCP socket on the established hash.
+    pub(crate) fn ehash_insert(&mut self, id: SockId) {
+        let Some(s) = self.get(id) else { return };
+        let Some(remote) = s.remote else { return };
+        if s.ehashed || self.ehash.is_empty() {
+            return;
+        }
+        let b = ebucket(s.ns, s.local, remote, self.ehash.len());
+        let head = self.ehash[b];
+        if let Some(s) = self.get_mut(id) {
+            s.ehashed = true;
+            s.enext = head;
+        }
+        self.ehash[b] = id.idx;
+    }
+
+    /// Take a socket off the established hash.
+    pub(crate) fn ehash_remove(&mut self, id: SockId) {
+        let Some(s) = self.get(id) else { return };
+        let (Some(remote), true) = (s.remote, s.ehashed) else { return };
+        let (b, next) = (ebucket(s.ns, s.local, remote, self.ehash.len()), s.enext);
+        if let Some(s) = self.get_mut(id) {
+            s.ehashed = false;
+        }
+        if self.ehash[b] == id.idx {
+            self.ehash[b] = next;
+            return;
+        }
+        let mut p = self.ehash[b];
+        for _ in 0..self.slots.len() {
+            let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { return };
+            if prev.enext == id.idx {
+                prev.enext = next;
+                return;
+            }
+            p = prev.enext;
+        }
+    }
+
+    /// The TCP connection for a 4-tuple (`__inet_lookup_established`).
+    pub(crate) fn lookup_established(&self, ns: NsId, local: SocketAddrV4, remote: SocketAddrV4) -> Option<SockId> {
+        if self.ehash.is_empty() {
+            return None;
+        }
+        let mut i = self.ehash[ebucket(ns, local, remote, self.ehash.len())];
+        for _ in 0..self.slots.len() {
+            if i == NIL {
+                return None;
+            }
+            let s = self.slots.get(usize::from(i))?.as_ref()?;
+            if s.ns == ns
+                && s.local.port() == local.port()
+                && s.remote == Some(remote)
+                && (s.local.ip().is_unspecified() || *s.local.ip() == *local.ip())
+            {
+                return Some(SockId { idx: i, generation: s.generation });
+            }
+            i = s.enext;
+        }
+        None
+    }
+
+    /// The TCP listener for a port (`__inet_lookup_listener`): one bound to
+    /// the exact address beats one bound to any address.
+    pub(crate) fn lookup_listener(&self, ns: NsId, local: SocketAddrV4) -> Option<SockId> {
+        self.bound_to(ns, Proto::Tcp, local.port())
+            .filter(|(_, s)| s.listen.is_some())
+            .filter(|(_, s)| s.local.ip().is_unspecified() || *s.local.ip() == *local.ip())
+            .max_by_key(|(_, s)| !s.local.ip().is_unspecified())
+            .map(|(id, _)| id)
+    }
+
+    /// Slots in the table.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
     }
 
     /// Sockets open.
@@ -127,10 +257,22 @@ impl<'a> SockTable<'a> {
         self.slots.get_mut(usize::from(id.idx))?.as_mut().filter(|s| s.generation == id.generation)
     }
 
+    /// Give socket `id` a new generation, so the id the application held
+    /// names nothing while the connection finishes on its own (a TCP
+    /// orphan). Returns the new id.
+    pub(crate) fn orphan(&mut self, id: SockId) -> Option<SockId> {
+        self.get(id)?;
+        self.generation = self.generation.wrapping_add(1);
+        let generation = self.generation;
+        self.slots[usize::from(id.idx)].as_mut()?.generation = generation;
+        Some(SockId { idx: id.idx, generation })
+    }
+
     /// Take socket `id` out of the table.
     pub(crate) fn remove(&mut self, id: SockId) -> Option<SockSlot> {
         self.get(id)?;
         self.unhash(id);
+        self.ehash_remove(id);
         self.slots[usize::from(id.idx)].take()
     }
 

@@ -1,0 +1,446 @@
+//! TCP input (`tcp_v4_rcv` and `tcp_rcv_state_process`): validate the
+//! segment, find its connection (established hash, TIME-WAIT, handshake in
+//! progress, listener) and run the state machine of RFC 9293 §3.10.7.4,
+//! with RFC 7323's PAWS and RFC 5961's defences against blind resets, SYNs
+//! and ACKs.
+
+use core::net::SocketAddrV4;
+
+use super::TcpState;
+use super::ack::AckVerdict;
+use super::output::{Conn, ResetFor};
+use super::seq::Seq;
+use super::tcb::Tcb;
+use crate::netfilter::NfHooks;
+use crate::netns::{NsId, World};
+use crate::skb::{Checksum, SkBuff};
+use crate::socket::{Errno, SockId};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::checksum::pseudo_header_v4;
+use crate::wire::{IpProtocol, SackBlocks, TcpFlags, TcpOptions, TcpOptionsRepr, TcpPacket};
+
+/// What a received segment says, parsed once.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment {
+    /// The sender.
+    pub src: SocketAddrV4,
+    /// Us.
+    pub dst: SocketAddrV4,
+    /// Sequence number.
+    pub seq: Seq,
+    /// Acknowledgment number (meaningful with ACK).
+    pub ack: Seq,
+    /// Flags.
+    pub flags: TcpFlags,
+    /// Window field, unscaled.
+    pub wnd: u16,
+    /// Payload bytes.
+    pub payload: u32,
+    /// MSS option.
+    pub mss: Option<u16>,
+    /// Window-scale option.
+    pub wscale: Option<u8>,
+    /// SACK-permitted option.
+    pub sack_perm: bool,
+    /// Timestamps option (TSval, TSecr).
+    pub ts: Option<(u32, u32)>,
+    /// SACK blocks.
+    pub sack: SackBlocks,
+    /// Segments this packet stands for (GRO merges several).
+    pub segs: u16,
+}
+
+impl Segment {
+    /// SYN set.
+    pub fn syn(&self) -> bool {
+        self.flags.contains(TcpFlags::SYN)
+    }
+
+    /// FIN set.
+    pub fn fin(&self) -> bool {
+        self.flags.contains(TcpFlags::FIN)
+    }
+
+    /// RST set.
+    pub fn rst(&self) -> bool {
+        self.flags.contains(TcpFlags::RST)
+    }
+
+    /// ACK set.
+    pub fn has_ack(&self) -> bool {
+        self.flags.contains(TcpFlags::ACK)
+    }
+
+    /// Sequence space it occupies (`SEG.LEN`).
+    pub fn len(&self) -> u32 {
+        self.payload + u32::from(self.syn()) + u32::from(self.fin())
+    }
+
+    /// True when it occupies none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn reset_for(&self, ns: NsId) -> ResetFor {
+        ResetFor {
+            ns,
+            local: self.dst,
+            remote: self.src,
+            seg_seq: self.seq,
+            seg_ack: self.has_ack().then_some(self.ack),
+            seg_len: self.len(),
+        }
+    }
+}
+
+impl<H: NfHooks> World<'_, H> {
+    /// A received TCP segment, data at its header (`tcp_v4_rcv`).
+    pub(crate) fn tcp_v4_rcv(&mut self, ns: NsId, skb: SkBuff, now: Instant) {
+        //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
+        //# A TCP implementation MUST silently discard an incoming SYN segment
+        //# that is addressed to a broadcast or multicast address.
+        // Linux drops every TCP segment that was not for this host alone.
+        let unicast = self.pool.meta(&skb).pkt_type == crate::skb::PacketType::Host
+            && self.ip_addrs(&skb).is_some_and(|(_, d)| self.is_local_addr(ns, d));
+        if !unicast {
+            self.pool.free(skb);
+            return self.drop_count(ns, DropReason::TcpNotUnicast);
+        }
+        let Some(seg) = self.tcp_parse(ns, &skb) else { return self.tcp_drop(ns, skb, DropReason::Truncated) };
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.tcp.InSegs += u64::from(seg.segs);
+        }
+        if let Some(id) = self.socks.lookup_established(ns, seg.dst, seg.src) {
+            return self.tcp_rcv(id, seg, skb, now);
+        }
+        if let Some(i) = self.tw.find(ns, seg.dst, seg.src) {
+            return self.tcp_tw_rcv(i, seg, skb, now);
+        }
+        if let Some(i) = self.reqs.find(ns, seg.dst, seg.src) {
+            return self.tcp_req_rcv(i, seg, skb, now);
+        }
+        if let Some(l) = self.socks.lookup_listener(ns, seg.dst) {
+            self.pool.free(skb);
+            return self.tcp_listen_rcv(l, seg, None, now);
+        }
+        self.pool.free(skb);
+        self.drop_count(ns, DropReason::TcpNoSocket);
+        if !seg.rst() {
+            self.tcp_send_reset_for(&seg.reset_for(ns), now);
+        }
+    }
+
+    fn tcp_drop(&mut self, ns: NsId, skb: SkBuff, why: DropReason) {
+        self.pool.free(skb);
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.tcp.InErrs += 1;
+            n.stats.drops.count(why);
+        }
+    }
+
+    /// Validate and parse; on success the data points at the payload.
+    fn tcp_parse(&mut self, ns: NsId, skb: &SkBuff) -> Option<Segment> {
+        let len = self.pool.len(skb);
+        if len < 20 || self.pool.may_pull(skb, 20).is_err() {
+            return None;
+        }
+        let doff = usize::from(self.pool.data(skb)[12] >> 4) * 4;
+        if doff < 20 || doff > len || self.pool.may_pull(skb, doff).is_err() {
+            return None;
+        }
+        let (src_ip, dst_ip) = self.ip_addrs(skb)?;
+        let trusted = matches!(self.pool.meta(skb).csum, Checksum::Unnecessary | Checksum::Partial { .. });
+        if !trusted {
+            let mut sum = pseudo_header_v4(src_ip, dst_ip, IpProtocol::TCP, len as u16);
+            if sum.add_skb(&self.pool, skb, 0, len).is_err() || sum.finish() != 0 {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.tcp.InCsumErrors += 1;
+                }
+                self.drop_count(ns, DropReason::BadL4Checksum);
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.tcp.InErrs += 1;
+                }
+                return None;
+            }
+        }
+        let h = &self.pool.data(skb)[..doff];
+        let p = TcpPacket::new_unchecked(h);
+        let opts = TcpOptionsRepr::parse(TcpOptions::new(&h[20..]));
+        let gso = self.pool.meta(skb).gso;
+        let seg = Segment {
+            src: SocketAddrV4::new(src_ip, p.src_port()),
+            dst: SocketAddrV4::new(dst_ip, p.dst_port()),
+            seq: Seq(p.seq_number()),
+            ack: Seq(p.ack_number()),
+            flags: p.flags(),
+            wnd: p.window(),
+            payload: (len - doff) as u32,
+            mss: opts.mss,
+            wscale: opts.window_scale,
+            sack_perm: opts.sack_permitted,
+            ts: opts.timestamps,
+            sack: opts.sack,
+            segs: if gso.is_gso() { gso.segs.max(1) } else { 1 },
+        };
+        self.pool.pull(skb, doff).ok()?;
+        Some(seg)
+    }
+
+    /// A segment for an existing connection.
+    pub(crate) fn tcp_rcv(&mut self, id: SockId, seg: Segment, skb: SkBuff, now: Instant) {
+        let Some((c, mut t)) = self.tcp_take(id) else {
+            self.pool.free(skb);
+            return;
+        };
+        t.last_rcv = now;
+        if t.state == TcpState::SynSent {
+            self.tcp_rcv_synsent(&c, &mut t, &seg, now);
+            self.pool.free(skb);
+        } else {
+            self.tcp_rcv_synced(&c, &mut t, &seg, skb, now);
+        }
+        self.tcp_put(c, t, now);
+    }
+
+    /// RFC 9293 §3.10.7.3: a segment in SYN-SENT.
+    fn tcp_rcv_synsent(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) {
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.3
+        //# If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the
+        //# RST bit is set, if so drop the segment and return)
+        if seg.has_ack() && (seg.ack.le(t.iss) || seg.ack.gt(t.snd_nxt)) {
+            if !seg.rst() {
+                self.tcp_send_reset_for(&seg.reset_for(c.ns), now);
+            }
+            return;
+        }
+        if seg.rst() {
+            if seg.has_ack() {
+                //# If the ACK was acceptable, then signal to the user "error:
+                //# connection reset", drop the segment, enter CLOSED state
+                self.tcp_fail(c, t, Errno::ConnRefused);
+                if let Some(n) = self.netns_mut(c.ns) {
+                    n.stats.tcp.AttemptFails += 1;
+                }
+            }
+            return;
+        }
+        if !seg.syn() {
+            return;
+        }
+        t.irs = seg.seq;
+        t.rcv_nxt = seg.seq + 1;
+        t.rcv_wup = t.rcv_nxt;
+        self.tcp_take_syn_options(c, t, seg, now);
+        if seg.has_ack() {
+            t.snd_wl1 = seg.seq;
+            let _ = self.tcp_ack(c, t, seg, now);
+            //= https://www.rfc-editor.org/rfc/rfc7323#section-2.2
+            //# The window field in a segment where the SYN bit is set (i.e., a
+            //# <SYN> or <SYN,ACK>) MUST NOT be scaled.
+            t.snd_wnd = u32::from(seg.wnd);
+            t.snd_wl1 = seg.seq;
+            t.snd_wl2 = seg.ack;
+            t.max_window = t.snd_wnd;
+            self.tcp_set_established(c, t, now);
+            self.tcp_send_ack(c, t, now);
+            self.tcp_write_xmit(c, t, now);
+        } else {
+            //# Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment [...] and send it.
+            t.state = TcpState::SynReceived;
+            let _ = self.tcp_transmit_queued(c, t, None, now, true);
+        }
+    }
+
+    /// Options of a SYN or SYN-ACK: what both sides support.
+    pub(crate) fn tcp_take_syn_options(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) {
+        t.sack_ok &= seg.sack_perm;
+        t.ts_ok &= seg.ts.is_some();
+        if let Some((val, _)) = seg.ts.filter(|_| t.ts_ok) {
+            t.ts_recent = val;
+            t.ts_recent_stamp = now;
+        }
+        match seg.wscale.filter(|_| t.wscale_ok) {
+            //= https://www.rfc-editor.org/rfc/rfc7323#section-2.3
+            //# If a Window Scale option is received with a shift.cnt value larger
+            //# than 14, the TCP SHOULD log the error but MUST use 14 instead
+            Some(ws) => t.snd_wscale = ws.min(14),
+            None => {
+                t.wscale_ok = false;
+                t.snd_wscale = 0;
+                t.rcv_wscale = 0;
+            }
+        }
+        self.tcp_sync_mss(c, t, seg.mss.unwrap_or(super::DEFAULT_MSS), now);
+        t.rcv_mss = t.mss;
+    }
+
+    /// RFC 9293 §3.10.7.4: a segment for a synchronized connection (or SYN-RECEIVED).
+    fn tcp_rcv_synced(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, skb: SkBuff, now: Instant) {
+        if let Err(why) = self.tcp_validate(c, t, seg, now) {
+            self.pool.free(skb);
+            if let Some(n) = self.netns_mut(c.ns) {
+                n.stats.drops.count(why);
+            }
+            return;
+        }
+        if seg.rst() || seg.syn() {
+            self.pool.free(skb);
+            return;
+        }
+        if t.state == TcpState::SynReceived {
+            if !(seg.ack.gt(t.snd_una) && seg.ack.le(t.snd_nxt)) {
+                self.pool.free(skb);
+                return self.tcp_send_reset_for(&seg.reset_for(c.ns), now);
+            }
+            self.tcp_set_established(c, t, now);
+        }
+        match self.tcp_ack(c, t, seg, now) {
+            AckVerdict::Ok => {}
+            AckVerdict::TooNew => {
+                self.pool.free(skb);
+                return self.tcp_send_ack(c, t, now);
+            }
+            AckVerdict::TooOld => {
+                self.pool.free(skb);
+                return self.tcp_challenge_ack(c, t, now);
+            }
+        }
+        if let Some(ts) = seg.ts.filter(|_| t.ts_ok) {
+            //= https://www.rfc-editor.org/rfc/rfc7323#section-4.3
+            //# If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
+            //# SEG.TSval is copied to TS.Recent
+            if seg.seq.le(t.rcv_wup) && Seq(ts.0).ge(Seq(t.ts_recent)) {
+                t.ts_recent = ts.0;
+                t.ts_recent_stamp = now;
+            }
+        }
+        self.tcp_fin_acked(c, t, now);
+        self.tcp_data_and_fin(c, t, seg, skb, now);
+        self.tcp_write_xmit(c, t, now);
+    }
+
+    /// Steps one to four of RFC 9293 §3.10.7.4: PAWS, the sequence check,
+    /// RST and SYN (RFC 5961). On `Err` the caller drops the segment.
+    fn tcp_validate(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) -> Result<(), DropReason> {
+        //= https://www.rfc-editor.org/rfc/rfc7323#section-5.3
+        //# If the RST bit is not set and the segment is not acceptable [by
+        //# PAWS: SEG.TSval < TS.Recent], then [...] send an ACK and drop
+        if let (true, Some((val, _))) = (t.ts_ok, seg.ts)
+            && !seg.rst()
+            && Seq(val).lt(Seq(t.ts_recent))
+            && now.saturating_duration_since(t.ts_recent_stamp) < core::time::Duration::from_secs(24 * 24 * 3600)
+        {
+            if let Some(n) = self.netns_mut(c.ns) {
+                n.stats.tcp_ext.PAWSEstab += 1;
+            }
+            self.tcp_send_ack(c, t, now);
+            return Err(DropReason::TcpPaws);
+        }
+        if !self.tcp_seq_acceptable(t, seg) {
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
+            //# If an incoming segment is not acceptable, an acknowledgment should
+            //# be sent in reply (unless the RST bit is set, if so drop the segment
+            if !seg.rst() {
+                self.tcp_send_ack(c, t, now);
+            }
+            return Err(DropReason::TcpBadSeq);
+        }
+        if seg.rst() {
+            //= https://www.rfc-editor.org/rfc/rfc5961#section-3.2
+            //# If the RST bit is set and the sequence number exactly matches the
+            //# next expected sequence number (RCV.NXT), then TCP MUST reset the
+            //# connection. [...] Otherwise (the sequence number [is] within the
+            //# current receive window) TCP MUST send an acknowledgment (challenge ACK)
+            if seg.seq == t.rcv_nxt {
+                self.tcp_reset_received(c, t);
+            } else {
+                self.tcp_challenge_ack(c, t, now);
+            }
+            return Ok(());
+        }
+        if seg.syn() {
+            //= https://www.rfc-editor.org/rfc/rfc5961#section-4.2
+            //# If the SYN bit is set, irrespective of the sequence number, TCP
+            //# MUST send an ACK (also referred to as challenge ACK) to the remote peer
+            if let Some(n) = self.netns_mut(c.ns) {
+                n.stats.tcp_ext.TCPSYNChallenge += 1;
+            }
+            self.tcp_challenge_ack(c, t, now);
+            return Ok(());
+        }
+        if !seg.has_ack() {
+            return Err(DropReason::TcpBadSeq);
+        }
+        Ok(())
+    }
+
+    /// RFC 9293's acceptability test (§3.10.7.4, the four cases).
+    fn tcp_seq_acceptable(&self, t: &Tcb, seg: &Segment) -> bool {
+        let wnd = t.rcv_wnd.max(if t.state == TcpState::SynReceived { 1 } else { 0 });
+        let len = seg.len();
+        let end = t.rcv_nxt + wnd;
+        match (len, wnd) {
+            (0, 0) => seg.seq == t.rcv_nxt,
+            (0, _) => seg.seq.in_range(t.rcv_nxt, end),
+            (_, 0) => false,
+            _ => seg.seq.in_range(t.rcv_nxt, end) || (seg.seq + (len - 1)).in_range(t.rcv_nxt, end),
+        }
+    }
+
+    /// A challenge ACK (RFC 5961 §7: rate limited per namespace).
+    pub(crate) fn tcp_challenge_ack(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
+        if !self.tcp_challenge_budget(c.ns, now) {
+            return;
+        }
+        if let Some(n) = self.netns_mut(c.ns) {
+            n.stats.tcp_ext.TCPChallengeACK += 1;
+        }
+        self.tcp_send_ack(c, t, now);
+    }
+
+    /// The peer reset us (`tcp_reset`).
+    fn tcp_reset_received(&mut self, c: &Conn, t: &mut Tcb) {
+        let e = match t.state {
+            TcpState::SynReceived => Errno::ConnRefused,
+            TcpState::CloseWait => Errno::Pipe,
+            _ => Errno::ConnReset,
+        };
+        if matches!(t.state, TcpState::Established | TcpState::CloseWait)
+            && let Some(n) = self.netns_mut(c.ns)
+        {
+            n.stats.tcp.EstabResets += 1;
+        }
+        self.tcp_fail(c, t, e);
+    }
+
+    /// Into ESTABLISHED.
+    pub(crate) fn tcp_set_established(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
+        t.state = TcpState::Established;
+        t.rto_at = if t.rtx.is_empty() { None } else { t.rto_at };
+        t.idle_at = t.keepalive.map(|k| now + k.idle);
+        if let Some(n) = self.netns_mut(c.ns) {
+            n.stats.tcp.CurrEstab += 1;
+        }
+    }
+
+    /// Our FIN was acknowledged: FIN-WAIT-1 → FIN-WAIT-2, CLOSING →
+    /// TIME-WAIT, LAST-ACK → CLOSED.
+    fn tcp_fin_acked(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
+        let all_acked = t.shut_wr && t.snd_una == t.write_seq && t.wq.is_empty();
+        if !all_acked {
+            return;
+        }
+        match t.state {
+            TcpState::FinWait1 => {
+                t.state = TcpState::FinWait2;
+                if t.orphan {
+                    t.idle_at = Some(now + super::FIN_TIMEOUT);
+                }
+            }
+            TcpState::Closing => self.tcp_time_wait(c, t, now),
+            TcpState::LastAck => self.tcp_done(c, t),
+            _ => {}
+        }
+    }
+}

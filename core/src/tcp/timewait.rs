@@ -1,0 +1,312 @@
+//! TIME-WAIT without a socket (Linux's `inet_timewait_sock`): a closed
+//! connection keeps only what it needs to answer stray segments for 60
+//! seconds (its 4-tuple, next sequence numbers, the peer's last timestamp),
+//! about 40 bytes, in its own bounded table. When the table is full the
+//! entry closest to expiry makes room, as Linux drops TIME-WAIT buckets past
+//! `tcp_max_tw_buckets`.
+
+use core::net::SocketAddrV4;
+
+use super::TcpState;
+use super::input::Segment;
+use super::output::Conn;
+use super::seq::Seq;
+use super::tcb::Tcb;
+use crate::netfilter::NfHooks;
+use crate::netns::NsId;
+use crate::netns::World;
+use crate::skb::{OwnerId, SkBuff};
+use crate::time::Instant;
+
+/// A connection in TIME-WAIT: 36 bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct TwSock {
+    /// Our address.
+    pub local: SocketAddrV4,
+    /// The peer's.
+    pub remote: SocketAddrV4,
+    /// Our next sequence number (after our FIN).
+    pub snd_nxt: Seq,
+    /// The peer's next sequence number (after its FIN).
+    pub rcv_nxt: Seq,
+    ts_recent: u32,
+    /// Our timestamp offset.
+    pub ts_offset: u32,
+    /// When the entry goes, in whole seconds of the clock (rounded up).
+    expires_s: u32,
+    next: u16,
+    /// Namespace.
+    pub ns: NsId,
+    has_ts: bool,
+}
+
+impl TwSock {
+    /// The peer's last timestamp, when timestamps were in use.
+    pub fn ts_recent(&self) -> Option<u32> {
+        self.has_ts.then_some(self.ts_recent)
+    }
+
+    /// When the entry goes.
+    pub fn expires(&self) -> Instant {
+        Instant::from_secs(u64::from(self.expires_s))
+    }
+
+    /// Wait the full time again from `now`.
+    pub fn restart(&mut self, now: Instant) {
+        self.expires_s = secs_up(now + super::TIME_WAIT);
+    }
+}
+
+/// `t` in whole seconds, rounded up.
+fn secs_up(t: Instant) -> u32 {
+    t.micros().div_ceil(1_000_000).min(u64::from(u32::MAX)) as u32
+}
+
+const NIL: u16 = u16::MAX;
+
+fn bucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usize {
+    let x = u64::from(u32::from(*remote.ip()))
+        ^ (u64::from(remote.port()) << 32)
+        ^ (u64::from(local.port()) << 48)
+        ^ (u64::from(ns.0) << 56);
+    (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
+}
+
+/// The TIME-WAIT table over caller-provided slots and buckets.
+pub struct TwTable<'a> {
+    slots: &'a mut [Option<TwSock>],
+    buckets: &'a mut [u16],
+    /// Entries dropped early because the table was full.
+    pub overflows: u64,
+}
+
+impl<'a> TwTable<'a> {
+    /// A table over `slots` and `buckets`.
+    pub fn new(slots: &'a mut [Option<TwSock>], buckets: &'a mut [u16]) -> Self {
+        TwTable { slots, buckets, overflows: 0 }
+    }
+
+    /// Forget every entry (the world is shutting down).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+        self.buckets.iter_mut().for_each(|b| *b = NIL);
+    }
+
+    /// Entries in TIME-WAIT.
+    pub fn len(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
+    /// True when none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes one entry costs.
+    pub const ENTRY_BYTES: usize = core::mem::size_of::<Option<TwSock>>() + 2;
+
+    /// Put a connection in TIME-WAIT until `expires`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert(
+        &mut self,
+        ns: NsId,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        snd_nxt: Seq,
+        rcv_nxt: Seq,
+        ts_recent: Option<u32>,
+        ts_offset: u32,
+        expires: Instant,
+    ) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        if let Some(i) = self.find(ns, local, remote) {
+            self.remove_at(i);
+        }
+        let i = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                let soonest = (0..self.slots.len()).min_by_key(|&i| self.slots[i].map_or(0, |t| t.expires_s));
+                let Some(i) = soonest else { return };
+                self.remove_at(i);
+                self.overflows += 1;
+                i
+            }
+        };
+        let b = bucket(ns, local, remote, self.buckets.len());
+        self.slots[i] = Some(TwSock {
+            local,
+            remote,
+            snd_nxt,
+            rcv_nxt,
+            ts_recent: ts_recent.unwrap_or(0),
+            ts_offset,
+            expires_s: secs_up(expires),
+            next: self.buckets[b],
+            ns,
+            has_ts: ts_recent.is_some(),
+        });
+        self.buckets[b] = i as u16;
+    }
+
+    /// The entry for a 4-tuple.
+    pub fn find(&self, ns: NsId, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mut i = self.buckets[bucket(ns, local, remote, self.buckets.len())];
+        for _ in 0..self.slots.len() {
+            if i == NIL {
+                return None;
+            }
+            let t = self.slots.get(usize::from(i))?.as_ref()?;
+            if t.ns == ns && t.local == local && t.remote == remote {
+                return Some(usize::from(i));
+            }
+            i = t.next;
+        }
+        None
+    }
+
+    /// Entry `i`.
+    pub fn get(&self, i: usize) -> Option<&TwSock> {
+        self.slots.get(i)?.as_ref()
+    }
+
+    /// Entry `i`, for changing.
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut TwSock> {
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    /// Remove entry `i`.
+    pub fn remove_at(&mut self, i: usize) {
+        let Some(t) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        let b = bucket(t.ns, t.local, t.remote, self.buckets.len());
+        if usize::from(self.buckets[b]) == i {
+            self.buckets[b] = t.next;
+            return;
+        }
+        let mut p = self.buckets[b];
+        for _ in 0..self.slots.len() {
+            let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { return };
+            if usize::from(prev.next) == i {
+                prev.next = t.next;
+                return;
+            }
+            p = prev.next;
+        }
+    }
+
+    /// Remove every entry that expired by `now`.
+    pub fn expire(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_some_and(|t| t.expires() <= now) {
+                self.remove_at(i);
+            }
+        }
+    }
+
+    /// When the next entry expires.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.slots.iter().flatten().map(TwSock::expires).min()
+    }
+
+    /// True when a TIME-WAIT entry holds this local port in `ns`.
+    pub fn port_in_use(&self, ns: NsId, local: SocketAddrV4) -> bool {
+        self.slots.iter().flatten().any(|t| t.ns == ns && t.local.port() == local.port())
+    }
+
+    /// Every entry of `ns`.
+    pub fn entries(&self, ns: NsId) -> impl Iterator<Item = &TwSock> + '_ {
+        self.slots.iter().flatten().filter(move |t| t.ns == ns)
+    }
+}
+
+impl<H: NfHooks> World<'_, H> {
+    /// A segment for a connection in TIME-WAIT (`tcp_timewait_state_process`).
+    pub(crate) fn tcp_tw_rcv(&mut self, i: usize, seg: Segment, skb: SkBuff, now: Instant) {
+        self.pool.free(skb);
+        let Some(tw) = self.tw.get(i).copied() else { return };
+        if seg.rst() {
+            // Linux lets a reset end TIME-WAIT early (RFC 1337 hazards aside).
+            return self.tw.remove_at(i);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.6.1
+        //# a TCP implementation MAY accept a new SYN from the remote TCP to
+        //# reopen the connection directly from TIME-WAIT state, if it: (1)
+        //# assigns its initial sequence number [...] larger than the largest
+        //# sequence number used on the previous connection incarnation, and (2)
+        //# returns to TIME-WAIT state if the SYN turns out to be an old duplicate.
+        let newer_ts = match (tw.ts_recent(), seg.ts) {
+            (Some(recent), Some((val, _))) => Seq(val).gt(Seq(recent)),
+            _ => false,
+        };
+        if seg.syn()
+            && !seg.has_ack()
+            && (seg.seq.gt(tw.rcv_nxt) || newer_ts)
+            && let Some(l) = self.socks.lookup_listener(tw.ns, tw.local)
+        {
+            self.tw.remove_at(i);
+            return self.tcp_listen_rcv(l, seg, Some(tw.snd_nxt), now);
+        }
+        if seg.fin()
+            && let Some(t) = self.tw.get_mut(i)
+        {
+            // The peer did not hear our ACK of its FIN: ACK again, wait again.
+            t.restart(now);
+        }
+        if !seg.is_empty() || seg.fin() || !seg.has_ack() || seg.ack != tw.snd_nxt {
+            self.tcp_tw_ack(&tw, now);
+        }
+    }
+
+    /// An ACK from a TIME-WAIT entry.
+    fn tcp_tw_ack(&mut self, tw: &TwSock, now: Instant) {
+        let mut t = Tcb::new(Default::default());
+        t.state = TcpState::TimeWait;
+        t.snd_nxt = tw.snd_nxt;
+        t.rcv_nxt = tw.rcv_nxt;
+        t.rcv_wup = tw.rcv_nxt;
+        t.ts_ok = tw.has_ts;
+        t.ts_recent = tw.ts_recent;
+        t.ts_offset = tw.ts_offset;
+        let ttl = self.netns(tw.ns).map_or(64, |n| n.sysctl.default_ttl);
+        let c = Conn {
+            id: crate::socket::SockId::NONE,
+            ns: tw.ns,
+            local: tw.local,
+            remote: tw.remote,
+            ttl,
+            tos: 0,
+            rcv_owner: OwnerId::SYSTEM,
+        };
+        self.tcp_send_ack(&c, &mut t, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    #[test]
+    fn insert_find_expire_and_overflow() {
+        let (mut slots, mut buckets) = ([None; 2], [NIL; 2]);
+        let mut t = TwTable::new(&mut slots, &mut buckets);
+        let l = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+        let r = |p| SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), p);
+        let at = Instant::from_secs;
+        t.insert(NsId(0), l, r(1), Seq(1), Seq(2), Some(5), 0, at(60));
+        t.insert(NsId(0), l, r(2), Seq(1), Seq(2), None, 0, at(61));
+        assert!(t.find(NsId(0), l, r(1)).is_some() && t.find(NsId(1), l, r(1)).is_none());
+        t.insert(NsId(0), l, r(3), Seq(1), Seq(2), None, 0, at(62));
+        assert_eq!((t.len(), t.overflows), (2, 1));
+        assert!(t.find(NsId(0), l, r(1)).is_none(), "the soonest to expire made room");
+        assert_eq!(t.poll_at(), Some(at(61)));
+        t.expire(at(61));
+        assert_eq!(t.len(), 1);
+        assert!(t.port_in_use(NsId(0), l));
+        const { assert!(TwTable::ENTRY_BYTES <= 42) };
+    }
+}
