@@ -85,9 +85,76 @@ impl fmt::Display for Instant {
     }
 }
 
+/// The earliest deadline of a table's entries, kept exact as they change,
+/// so that `poll_at` and the timer runs cost O(1) while nothing is due
+/// (Linux arms one kernel timer per entry instead; a world that never
+/// blocks needs the minimum, and scanning every slot on every poll made
+/// mostly empty tables the largest cost of a small transaction).
+///
+/// The table reports every change of an entry's deadline with
+/// [`Earliest::update`]; when the change may have made the minimum later
+/// (the earliest entry went away or moved back), `update` says so and the
+/// table scans its entries once and sets the new minimum with
+/// [`Earliest::set`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Earliest(Option<Instant>);
+
+impl Earliest {
+    /// No deadline at all.
+    pub(crate) const NONE: Earliest = Earliest(None);
+
+    /// The earliest deadline.
+    pub(crate) fn get(self) -> Option<Instant> {
+        self.0
+    }
+
+    /// True when a deadline is due by `now`.
+    pub(crate) fn due(self, now: Instant) -> bool {
+        self.0.is_some_and(|t| t <= now)
+    }
+
+    /// An entry's deadline changed from `old` to `new` (`None`: the entry
+    /// has none, or is gone). Returns false when the minimum may have
+    /// moved later: the caller must then [`Earliest::set`] it from a scan.
+    #[must_use]
+    pub(crate) fn update(&mut self, old: Option<Instant>, new: Option<Instant>) -> bool {
+        if let Some(n) = new
+            && self.0.is_none_or(|e| n < e)
+        {
+            self.0 = Some(n);
+            return true;
+        }
+        new == old || old.is_none_or(|o| Some(o) != self.0)
+    }
+
+    /// The minimum, from a scan of every entry's deadline.
+    pub(crate) fn set(&mut self, deadlines: impl Iterator<Item = Instant>) {
+        self.0 = deadlines.min();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn earliest_asks_for_a_scan_only_when_the_minimum_may_move_later() {
+        let t = Instant::from_secs;
+        let mut e = Earliest::NONE;
+        assert!(e.update(None, Some(t(5))) && e.get() == Some(t(5)));
+        assert!(e.update(None, Some(t(7))) && e.get() == Some(t(5)), "a later one changes nothing");
+        assert!(e.update(Some(t(7)), Some(t(9))), "neither the earliest before nor after");
+        assert!(e.update(Some(t(5)), Some(t(3))) && e.get() == Some(t(3)), "the earliest moved earlier");
+        assert!(e.update(Some(t(3)), Some(t(3))), "no change");
+        assert!(!e.update(Some(t(3)), Some(t(4))), "the earliest moved later: scan");
+        e.set([t(4), t(9)].into_iter());
+        assert!(!e.update(Some(t(4)), None), "the earliest went away: scan");
+        e.set([t(9)].into_iter());
+        assert_eq!(e.get(), Some(t(9)));
+        assert!(e.due(t(9)) && !e.due(t(8)));
+        e.set(core::iter::empty());
+        assert!(e.get().is_none() && !e.due(Instant::MAX));
+    }
 
     #[test]
     fn arithmetic_saturates() {

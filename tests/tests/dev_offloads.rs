@@ -106,6 +106,39 @@ fn software_gso_matches_the_rules_with_and_without_checksum_offload() {
     assert_eq!(full, partial, "finishing a partial checksum gives the same frames");
 }
 
+/// Regression: TCP cuts its write queue at any byte, so a super-packet may
+/// start deep inside a buffer, with more headroom than a segment's single
+/// buffer can hold besides the segment itself. Software GSO failed on it
+/// (counted as `NoMemory`) and TCP retried it until the window moved.
+#[test]
+fn software_gso_of_a_super_packet_with_deep_headroom() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let payload = payload_of(20_000, 4);
+    let deep = super_packet(&mut pool, &template(), &payload, MSS);
+    let hdr_len = 14 + 20 + 32;
+    // The same packet starting 1900 bytes into its first buffer.
+    let skb = pool.alloc_with_headroom(skbnet::skb::OwnerId::SYSTEM, 1900).unwrap();
+    let mut hdr = vec![0u8; hdr_len];
+    pool.copy_to_slice(&deep, 0, &mut hdr).unwrap();
+    pool.put_slice(&skb, &hdr).unwrap();
+    assert_eq!(pool.append(&skb, &payload).unwrap(), payload.len());
+    let mut meta = *pool.meta(&deep);
+    let data = pool.data_offset(&skb);
+    meta.mac_header = data;
+    meta.network_header = data + 14;
+    meta.transport_header = data + 34;
+    meta.csum = Checksum::Partial { start: data + 34, offset: 16 };
+    *pool.meta_mut(&skb).unwrap() = meta;
+    pool.free(deep);
+    assert_eq!(pool.headroom(&skb), 1900);
+    let mut out = SkbQueue::new();
+    validate_xmit(&mut pool, skb, &Features::NONE, &mut out).expect("segmented");
+    let frames = drain_bytes(&mut pool, &mut out);
+    check_segments(&frames, &template(), &payload);
+    assert!(pool.stats().is_idle());
+}
+
 #[test]
 fn software_and_hardware_segmentation_agree() {
     let mut st = storage();

@@ -292,3 +292,45 @@ fn loopback_and_local_addresses_deliver_through_lo() {
         w.close(server).unwrap();
     });
 }
+
+/// Regression: the router's NIC merges (LRO) full-size TCP segments of
+/// 948 bytes, whose 1000-byte packets fit the MTU-1000 link exactly.
+/// Forwarding judged a merged packet by `gso_size` plus 60 bytes of
+/// headers instead of its real headers (52), so every merged packet was
+/// refused with ICMP "need to frag (mtu 1000)" and the connection stalled
+/// in retransmissions. Each segment fits, so the packet must be forwarded.
+#[test]
+fn lro_merged_segments_that_fit_the_next_hop_are_forwarded() {
+    with_topo(Features::ALL, |w, t| {
+        let l = w.socket(t.h2, SockType::Tcp).unwrap();
+        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
+        w.listen(l, 1).unwrap();
+        let c = w.socket(t.h1, SockType::Tcp).unwrap();
+        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
+        let mut s = None;
+        assert!(run(w, t, 1_000, |w| {
+            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        }));
+        let s = s.unwrap();
+        assert_eq!(w.tcp_info(c).unwrap().mss, 948, "960 announced by h2, less 12 bytes of timestamps");
+        let data = payload_of(64 * 1024, 3);
+        let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
+        let done = run(w, t, 2_000, |w| {
+            if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
+                sent += n;
+            }
+            while let Ok(m) = w.recvmsg(s, &mut buf) {
+                got.extend_from_slice(&buf[..m.len]);
+            }
+            got.len() == data.len()
+        });
+        assert!(done && got == data, "{} of {} bytes arrived", got.len(), data.len());
+        let r = w.stats(t.r).unwrap();
+        assert_eq!((r.ip.FragFails, r.drops.get(DropReason::FragNeeded)), (0, 0), "nothing refused");
+        assert_eq!(w.stats(t.h1).unwrap().tcp.RetransSegs, 0);
+        for id in [c, s, l] {
+            w.close(id).unwrap();
+        }
+    });
+}

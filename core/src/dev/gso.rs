@@ -141,6 +141,10 @@ fn make_segment(
     last: bool,
     device_csum: bool,
 ) -> Result<SkBuff, GsoError> {
+    // A super-packet cut from the middle of a buffer (TCP splits its queue
+    // at any byte) starts deep in it: a segment keeps as much of that
+    // headroom as its single buffer can spare besides headers and payload.
+    let headroom = headroom.min(pool.buf_size().saturating_sub(layout.hdr_len + len));
     let seg = pool.alloc_with_headroom(OwnerId::SYSTEM, headroom).map_err(GsoError::Skb)?;
     let filled = pool
         .put(&seg, layout.hdr_len + len)

@@ -55,8 +55,9 @@ impl<H: NfHooks> World<'_, H> {
         let oif = route.route.oif;
         let iface_mtu = self.iface(oif).map_or(0, |i| i.mtu);
         let mtu = if route.route.mtu != 0 { route.route.mtu.min(iface_mtu) } else { iface_mtu };
-        let gso = self.pool.meta(&skb).gso;
-        let too_big = if gso.is_gso() { usize::from(gso.size) + 60 > usize::from(mtu) } else { len > usize::from(mtu) };
+        // A GSO packet (merged by GRO or LRO) is too big only when the
+        // segments it becomes are (`ip_exceeds_mtu`).
+        let too_big = self.gso_network_len(&skb).unwrap_or(len) > usize::from(mtu);
         if too_big && df {
             //= https://www.rfc-editor.org/rfc/rfc1191#section-4
             //# the router MUST include the MTU of that next-hop network in the

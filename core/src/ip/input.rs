@@ -20,6 +20,7 @@ use crate::wire::{IpProtocol, Ipv4Packet, WireError};
 struct Hdr {
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    header_len: usize,
     total_len: usize,
     fragment: bool,
 }
@@ -48,12 +49,32 @@ impl<H: NfHooks> World<'_, H> {
         if let Some(why) = self.martian_source(iif, hdr.src, hdr.dst) {
             return self.ip_drop(ns, skb, why);
         }
+        // The transport header is marked here already, as `ip_rcv_core`
+        // does: forwarding measures a GSO packet's segments by it.
         let data = self.pool.data_offset(&skb);
         if let Ok(m) = self.pool.meta_mut(&skb) {
             m.network_header = data;
+            m.transport_header = data.saturating_add(hdr.header_len as u16);
             m.iif = iif;
         }
+        // Connection tracking sees whole datagrams (`nf_defrag_ipv4`):
+        // reassemble before PREROUTING where it runs.
+        let (skb, mut hdr) = if hdr.fragment && self.nft_defrag(ns) {
+            let Some(skb) = self.ip_defrag(ns, skb, now) else { return };
+            match self.ip_check(&skb) {
+                Ok(h) => (skb, h),
+                Err(why) => return self.ip_drop(ns, skb, why),
+            }
+        } else {
+            (skb, hdr)
+        };
         let Ok(Some(skb)) = self.nf_hook(NfHook::PreRouting, ns, Some(iif), None, skb, now) else { return };
+        // Destination NAT may have changed where it goes.
+        if self.nft_nat(ns)
+            && let Some((_, dst)) = self.ip_addrs(&skb)
+        {
+            hdr.dst = dst;
+        }
         self.ip_rcv_finish(ns, iif, skb, &hdr, now);
     }
 
@@ -87,7 +108,7 @@ impl<H: NfHooks> World<'_, H> {
         if total_len > self.pool.len(skb) {
             return Err(DropReason::Truncated);
         }
-        Ok(Hdr { src: ip.src(), dst: ip.dst(), total_len, fragment: ip.is_fragment() })
+        Ok(Hdr { src: ip.src(), dst: ip.dst(), header_len: ihl, total_len, fragment: ip.is_fragment() })
     }
 
     /// Sources no host may use on the wire (RFC 1812 §5.3.7).
@@ -149,31 +170,8 @@ impl<H: NfHooks> World<'_, H> {
     /// Local delivery (`ip_local_deliver`): reassemble, INPUT, then the protocol.
     fn ip_local_deliver(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, now: Instant) {
         let skb = if hdr.fragment {
-            if let Some(n) = self.netns_mut(ns) {
-                n.stats.ip.ReasmReqds += 1;
-            }
-            let owner = self.reasm_owner;
-            let res = self.reasm.add(&mut self.pool, owner, ns, skb, now);
-            let evicted = self.reasm.take_evictions();
-            if let Some(n) = self.netns_mut(ns) {
-                n.stats.ip.ReasmFails += u64::from(evicted);
-            }
-            match res {
-                ReasmResult::Held => return,
-                ReasmResult::Dropped(why) => {
-                    if let Some(n) = self.netns_mut(ns) {
-                        n.stats.ip.ReasmFails += 1;
-                        n.stats.drops.count(why);
-                    }
-                    return;
-                }
-                ReasmResult::Complete(skb) => {
-                    if let Some(n) = self.netns_mut(ns) {
-                        n.stats.ip.ReasmOKs += 1;
-                    }
-                    skb
-                }
-            }
+            let Some(skb) = self.ip_defrag(ns, skb, now) else { return };
+            skb
         } else {
             skb
         };
@@ -204,6 +202,36 @@ impl<H: NfHooks> World<'_, H> {
         }
         if let Some(n) = self.netns_mut(ns) {
             n.stats.ip.InDelivers += 1;
+        }
+    }
+
+    /// Add a fragment to its reassembly: the whole datagram once complete
+    /// (`ip_defrag`).
+    fn ip_defrag(&mut self, ns: NsId, skb: SkBuff, now: Instant) -> Option<SkBuff> {
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.ReasmReqds += 1;
+        }
+        let owner = self.reasm_owner;
+        let res = self.reasm.add(&mut self.pool, owner, ns, skb, now);
+        let evicted = self.reasm.take_evictions();
+        if let Some(n) = self.netns_mut(ns) {
+            n.stats.ip.ReasmFails += u64::from(evicted);
+        }
+        match res {
+            ReasmResult::Held => None,
+            ReasmResult::Dropped(why) => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.ReasmFails += 1;
+                    n.stats.drops.count(why);
+                }
+                None
+            }
+            ReasmResult::Complete(skb) => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.ReasmOKs += 1;
+                }
+                Some(skb)
+            }
         }
     }
 

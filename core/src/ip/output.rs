@@ -158,7 +158,23 @@ impl<H: NfHooks> World<'_, H> {
         route: &OutRoute,
         now: Instant,
     ) -> Result<(), DropReason> {
+        let before = if self.nft_nat(ns) { self.ip_addrs(&skb) } else { None };
         let Some(skb) = self.nf_hook(NfHook::LocalOut, ns, None, Some(route.oif), skb, now)? else { return Ok(()) };
+        // Destination NAT on OUTPUT routes the packet again (`ip_route_me_harder`).
+        let after = if before.is_some() { self.ip_addrs(&skb) } else { None };
+        if let (Some((_, old)), Some((src, dst))) = (before, after)
+            && old != dst
+        {
+            let Ok(r) = self.route_output(ns, dst, Some(src), now) else {
+                self.pool.free(skb);
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.ip.OutNoRoutes += 1;
+                }
+                self.drop_count(ns, DropReason::NoRoute);
+                return Err(DropReason::NoRoute);
+            };
+            return self.ip_output(ns, r.oif, r.next_hop, r.mtu, r.broadcast, skb, now);
+        }
         self.ip_output(ns, route.oif, route.next_hop, route.mtu, route.broadcast, skb, now)
     }
 
@@ -183,19 +199,7 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.ip.OutBcastPkts += 1;
             }
         }
-        // A GSO packet fits when each segment it becomes does
-        // (`skb_gso_validate_network_len`): headers plus `gso_size`.
-        let m = self.pool.meta(&skb);
-        let gso = m.gso;
-        let seg_len = || {
-            let l4 = self.pool.bytes_from(&skb, m.transport_header);
-            let l4_hdr = match gso.kind {
-                GsoType::TcpV4 | GsoType::TcpV6 => l4.get(12).map_or(60, |b| usize::from(b >> 4) * 4),
-                _ => 8,
-            };
-            usize::from(m.transport_header.saturating_sub(self.pool.data_offset(&skb))) + l4_hdr + usize::from(gso.size)
-        };
-        let fits = len <= usize::from(mtu) || (gso.is_gso() && seg_len() <= usize::from(mtu));
+        let fits = len <= usize::from(mtu) || self.gso_network_len(&skb).is_some_and(|l| l <= usize::from(mtu));
         if fits {
             return self.ip_finish_output2(ns, oif, next_hop, broadcast, skb, now);
         }
@@ -228,6 +232,26 @@ impl<H: NfHooks> World<'_, H> {
             }
         }
         result
+    }
+
+    /// For a GSO packet (data at its IPv4 header), the length of each
+    /// IPv4 packet it becomes: its network and transport headers plus
+    /// `gso_size`, as `skb_gso_validate_network_len` measures it. `None`
+    /// for a packet that is not GSO.
+    pub(crate) fn gso_network_len(&self, skb: &SkBuff) -> Option<usize> {
+        let m = self.pool.meta(skb);
+        let gso = m.gso;
+        if !gso.is_gso() {
+            return None;
+        }
+        let l4 = self.pool.bytes_from(skb, m.transport_header);
+        let l4_hdr = match gso.kind {
+            GsoType::TcpV4 | GsoType::TcpV6 => l4.get(12).map_or(60, |b| usize::from(b >> 4) * 4),
+            _ => 8,
+        };
+        Some(
+            usize::from(m.transport_header.saturating_sub(self.pool.data_offset(skb))) + l4_hdr + usize::from(gso.size),
+        )
     }
 
     /// Resolve the next hop and transmit (`ip_finish_output2`).
@@ -278,7 +302,7 @@ impl<H: NfHooks> World<'_, H> {
         now: Instant,
     ) -> Result<Option<SkBuff>, DropReason> {
         let state = crate::netfilter::NfState { hook, ns, iif, oif, now };
-        match self.hooks.hook(&mut self.pool, &state, skb) {
+        match self.nf_dispatch(&state, skb) {
             crate::netfilter::NfVerdict::Accept(skb) => Ok(Some(skb)),
             crate::netfilter::NfVerdict::Drop(skb) => {
                 self.pool.free(skb);

@@ -30,16 +30,23 @@ pub struct PmtuEntry {
 /// first makes room.
 pub struct PmtuCache<'a> {
     slots: &'a mut [Option<PmtuEntry>],
+    /// Entries held: with none (the common case) a lookup and the expiry
+    /// cost nothing.
+    live: usize,
 }
 
 impl<'a> PmtuCache<'a> {
     /// A cache over `slots`.
     pub fn new(slots: &'a mut [Option<PmtuEntry>]) -> Self {
-        PmtuCache { slots }
+        let live = slots.iter().flatten().count();
+        PmtuCache { slots, live }
     }
 
     /// The path MTU towards `dst`, if one was learned and is still valid.
     pub fn get(&self, ns: NsId, dst: Ipv4Addr, now: Instant) -> Option<u16> {
+        if self.live == 0 {
+            return None;
+        }
         self.slots.iter().flatten().find(|e| e.ns == ns && e.dst == dst && e.expires > now).map(|e| e.mtu)
     }
 
@@ -61,16 +68,29 @@ impl<'a> PmtuCache<'a> {
             .position(Option::is_none)
             .or_else(|| (0..self.slots.len()).min_by_key(|&i| self.slots[i].map_or(Instant::ZERO, |e| e.expires)));
         if let Some(i) = victim {
+            self.live += usize::from(self.slots[i].is_none());
             self.slots[i] = Some(PmtuEntry { ns, dst, mtu, expires });
         }
         mtu
     }
 
+    /// Forget the entries of namespace `ns` (it is being deleted).
+    pub fn forget_ns(&mut self, ns: NsId) {
+        self.forget(|e| e.ns == ns);
+    }
+
     /// Forget expired entries.
     pub fn expire(&mut self, now: Instant) {
+        if self.live > 0 {
+            self.forget(|e| e.expires <= now);
+        }
+    }
+
+    fn forget(&mut self, which: impl Fn(&PmtuEntry) -> bool) {
         for s in self.slots.iter_mut() {
-            if s.is_some_and(|e| e.expires <= now) {
+            if s.as_ref().is_some_and(&which) {
                 *s = None;
+                self.live -= 1;
             }
         }
     }

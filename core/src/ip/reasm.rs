@@ -18,7 +18,7 @@ use core::time::Duration;
 use crate::netns::NsId;
 use crate::skb::{Checksum, OwnerId, SkBuff, SkbPool, SkbQueue, SkbRef};
 use crate::stats::DropReason;
-use crate::time::Instant;
+use crate::time::{Earliest, Instant};
 use crate::wire::Ipv4Packet;
 
 //= https://www.rfc-editor.org/rfc/rfc1122#section-3.3.2
@@ -97,6 +97,8 @@ fn frag_info(pool: &SkbPool, skb: &impl crate::skb::SkbId) -> Option<FragInfo> {
 pub struct Reassembly<'a> {
     slots: &'a mut [Option<ReasmSlot>],
     evicted: u32,
+    /// When the first datagram expires.
+    earliest: Earliest,
 }
 
 impl<'a> Reassembly<'a> {
@@ -105,7 +107,18 @@ impl<'a> Reassembly<'a> {
 
     /// Queues over `slots`.
     pub fn new(slots: &'a mut [Option<ReasmSlot>]) -> Self {
-        Reassembly { slots, evicted: 0 }
+        let mut earliest = Earliest::NONE;
+        earliest.set(slots.iter().flatten().map(|s| s.expires));
+        Reassembly { slots, evicted: 0, earliest }
+    }
+
+    /// Take slot `i`'s datagram out.
+    fn take(&mut self, i: usize) -> Option<ReasmSlot> {
+        let s = self.slots.get_mut(i)?.take()?;
+        if !self.earliest.update(Some(s.expires), None) {
+            self.earliest.set(self.slots.iter().flatten().map(|s| s.expires));
+        }
+        Some(s)
     }
 
     /// Datagrams being reassembled.
@@ -126,7 +139,8 @@ impl<'a> Reassembly<'a> {
 
     /// When the next datagram expires.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.slots.iter().flatten().map(|s| s.expires).min()
+        debug_assert_eq!(self.earliest.get(), self.slots.iter().flatten().map(|s| s.expires).min());
+        self.earliest.get()
     }
 
     /// Add fragment `skb` (data at its IPv4 header, trimmed to its total
@@ -195,11 +209,12 @@ impl<'a> Reassembly<'a> {
             total: None,
             expires: now + TIMEOUT,
         });
+        let _ = self.earliest.update(None, Some(now + TIMEOUT));
         i
     }
 
     fn kill(&mut self, pool: &mut SkbPool, i: usize) {
-        if let Some(mut s) = self.slots.get_mut(i).and_then(Option::take) {
+        if let Some(mut s) = self.take(i) {
             s.frags.purge(pool);
         }
     }
@@ -269,7 +284,7 @@ impl<'a> Reassembly<'a> {
     /// Join the fragments of slot `i` into one packet behind the first
     /// fragment's header.
     fn assemble(&mut self, pool: &mut SkbPool, i: usize) -> Option<SkBuff> {
-        let mut slot = self.slots[i].take()?;
+        let mut slot = self.take(i)?;
         let first = slot.frags.pop_front(pool)?;
         let total = slot.total.unwrap_or(0);
         while let Some(frag) = slot.frags.pop_front(pool) {
@@ -306,8 +321,11 @@ impl<'a> Reassembly<'a> {
     /// The next datagram that has timed out by `now`, taken out. Call until
     /// `None`.
     pub fn next_expired(&mut self, pool: &mut SkbPool, now: Instant) -> Option<Expired> {
+        if !self.earliest.due(now) {
+            return None;
+        }
         let i = self.slots.iter().position(|s| s.as_ref().is_some_and(|s| s.expires <= now))?;
-        let mut slot = self.slots[i].take()?;
+        let mut slot = self.take(i)?;
         let first = match slot.frags.front(pool) {
             Some(r) if frag_info(pool, &r).is_some_and(|f| f.offset == 0) => slot.frags.pop_front(pool),
             _ => None,
@@ -320,6 +338,15 @@ impl<'a> Reassembly<'a> {
     pub fn clear(&mut self, pool: &mut SkbPool) {
         for i in 0..self.slots.len() {
             self.kill(pool, i);
+        }
+    }
+
+    /// Abandon the datagrams of namespace `ns` (it is being deleted).
+    pub fn forget_ns(&mut self, pool: &mut SkbPool, ns: NsId) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|s| s.ns == ns) {
+                self.kill(pool, i);
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use core::time::Duration;
 
 use crate::netns::NsId;
 use crate::skb::{IfIndex, OwnerId, SkBuff, SkbPool, SkbQueue};
-use crate::time::Instant;
+use crate::time::{Earliest, Instant};
 use crate::wire::MacAddr;
 
 /// Neighbour Unreachability Detection state (`NUD_*`).
@@ -178,6 +178,8 @@ pub struct NeighTable<'a> {
     buckets: &'a mut [u16],
     queued: usize,
     stats: NeighStats,
+    /// The first timer of any entry.
+    earliest: Earliest,
 }
 
 fn bucket(ns: NsId, ifindex: IfIndex, ip: Ipv4Addr, n: usize) -> usize {
@@ -191,7 +193,22 @@ impl<'a> NeighTable<'a> {
 
     /// A table over `slots` and `buckets` (the same length).
     pub fn new(slots: &'a mut [Option<Neighbour>], buckets: &'a mut [u16]) -> Self {
-        NeighTable { slots, buckets, queued: 0, stats: NeighStats::default() }
+        let mut earliest = Earliest::NONE;
+        earliest.set(slots.iter().flatten().map(|n| n.timer).filter(|&t| t != Instant::MAX));
+        NeighTable { slots, buckets, queued: 0, stats: NeighStats::default(), earliest }
+    }
+
+    /// Entry `i`'s timer, if armed (`Instant::MAX` is not).
+    fn timer_of(&self, i: usize) -> Option<Instant> {
+        self.slots.get(i)?.as_ref().map(|n| n.timer).filter(|&t| t != Instant::MAX)
+    }
+
+    /// Entry `i`'s timer was `old` before a change (or `i` is gone).
+    fn retimed(&mut self, i: usize, old: Option<Instant>) {
+        let new = self.timer_of(i);
+        if !self.earliest.update(old, new) {
+            self.earliest.set(self.slots.iter().flatten().map(|n| n.timer).filter(|&t| t != Instant::MAX));
+        }
     }
 
     /// Counters.
@@ -285,12 +302,15 @@ impl<'a> NeighTable<'a> {
         });
         self.buckets[b] = slot as u16;
         self.stats.allocs += 1;
+        self.retimed(slot, None);
         Some(slot)
     }
 
     /// Unlink and free entry `i`, freeing what waits in its queue.
     fn remove(&mut self, pool: &mut SkbPool, i: usize) {
+        let old = self.timer_of(i);
         let Some(mut n) = self.slots[i].take() else { return };
+        self.retimed(i, old);
         self.queued -= n.queue.len();
         n.queue.purge(pool);
         let b = bucket(n.ns, n.ifindex, n.ip, self.buckets.len());
@@ -326,6 +346,7 @@ impl<'a> NeighTable<'a> {
                 None => return NeighOut::Drop(skb, DropReason::NeighTableFull),
             },
         };
+        let old = self.timer_of(i);
         let Some(n) = self.slots[i].as_mut() else { return NeighOut::Drop(skb, DropReason::NeighTableFull) };
         n.used = now;
         match n.state {
@@ -335,13 +356,16 @@ impl<'a> NeighTable<'a> {
             NudState::Stale => {
                 n.state = NudState::Delay;
                 n.timer = now + DELAY_FIRST_PROBE;
-                return NeighOut::Send(n.mac, skb);
+                let mac = n.mac;
+                self.retimed(i, old);
+                return NeighOut::Send(mac, skb);
             }
             NudState::Failed => {
                 // A failed entry is asked again, as Linux restarts resolution.
                 n.state = NudState::Incomplete;
                 n.probes = 1;
                 n.timer = now + RETRANS_TIME;
+                self.retimed(i, old);
                 return self.enqueue(pool, owner, i, skb, true);
             }
             NudState::Incomplete => {}
@@ -384,6 +408,7 @@ impl<'a> NeighTable<'a> {
             },
             None => return SkbQueue::new(),
         };
+        let old = self.timer_of(i);
         let Some(n) = self.slots[i].as_mut() else { return SkbQueue::new() };
         if n.state == NudState::Permanent {
             return SkbQueue::new();
@@ -401,6 +426,7 @@ impl<'a> NeighTable<'a> {
         n.probes = 0;
         let q = core::mem::take(&mut n.queue);
         self.queued -= q.len();
+        self.retimed(i, old);
         q
     }
 
@@ -408,13 +434,15 @@ impl<'a> NeighTable<'a> {
     /// `neigh_confirm`): a stale, delayed or probed entry is reachable again.
     pub fn confirm(&mut self, k: NeighKey, now: Instant) {
         let ip = k.ip;
-        if let Some(i) = self.find(k)
-            && let Some(n) = self.slots[i].as_mut()
+        let Some(i) = self.find(k) else { return };
+        let old = self.timer_of(i);
+        if let Some(n) = self.slots[i].as_mut()
             && matches!(n.state, NudState::Stale | NudState::Delay | NudState::Probe | NudState::Reachable)
         {
             n.state = NudState::Reachable;
             n.confirmed = now;
             n.timer = now + Self::reachable_time(ip, now);
+            self.retimed(i, old);
         }
     }
 
@@ -427,11 +455,13 @@ impl<'a> NeighTable<'a> {
                 None => return false,
             },
         };
+        let old = self.timer_of(i);
         if let Some(n) = self.slots[i].as_mut() {
             n.mac = mac;
             n.state = NudState::Permanent;
             n.timer = Instant::MAX;
         }
+        self.retimed(i, old);
         true
     }
 
@@ -439,10 +469,19 @@ impl<'a> NeighTable<'a> {
     /// until it returns `None`; each entry advances its timer past `now`, so
     /// the calls end.
     pub fn next_timer(&mut self, pool: &mut SkbPool, now: Instant) -> Option<NeighTimer> {
+        if !self.earliest.due(now) {
+            return None;
+        }
         for i in 0..self.slots.len() {
             let due = self.slots[i].as_ref().is_some_and(|n| n.timer <= now);
-            if due && let Some(t) = self.fire(pool, i, now) {
-                return Some(t);
+            if !due {
+                continue;
+            }
+            let old = self.timer_of(i);
+            let t = self.fire(pool, i, now);
+            self.retimed(i, old);
+            if t.is_some() {
+                return t;
             }
         }
         None
@@ -501,7 +540,11 @@ impl<'a> NeighTable<'a> {
 
     /// When the next timer fires.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.slots.iter().flatten().map(|n| n.timer).filter(|&t| t != Instant::MAX).min()
+        debug_assert_eq!(
+            self.earliest.get(),
+            self.slots.iter().flatten().map(|n| n.timer).filter(|&t| t != Instant::MAX).min()
+        );
+        self.earliest.get()
     }
 
     /// Forget every entry of an interface (it went down or away).

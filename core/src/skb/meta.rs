@@ -109,8 +109,10 @@ pub struct Meta {
     pub oif: IfIndex,
     /// Firewall mark (`skb->mark`).
     pub mark: u32,
-    /// Connection-tracking slot (`skb->_nfct`), if any.
-    pub ct: Option<u16>,
+    /// Connection-tracking reference (`skb->_nfct`), if any: an opaque
+    /// word the netfilter layer gives the packet (its connection's slot
+    /// and generation, and how the packet relates to it).
+    pub ct: Option<u32>,
     /// Checksum state (`skb->ip_summed`, `csum`, `csum_start`, `csum_offset`).
     pub csum: Checksum,
     /// Segmentation offload state.

@@ -109,6 +109,13 @@ impl SkbPool<'_> {
         let new_data = (data - n) as u16;
         self.heads[i].data = new_data;
         let buf = self.heads[i].buf;
+        if self.heads[i].flags & F_NOHDR != 0 {
+            // A head that released its header area and writes below it
+            // anyway (it may, while it has the buffer alone) now uses these
+            // bytes: a later clone must not push over them in place.
+            let info = &mut self.info[usize::from(buf)];
+            info.floor = info.floor.min(new_data);
+        }
         Ok(&mut self.buf_bytes_mut(buf)[data - n..data])
     }
 

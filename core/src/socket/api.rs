@@ -117,6 +117,7 @@ impl<H: NfHooks> World<'_, H> {
             accept_next: u16::MAX,
             ehashed: false,
             enext: u16::MAX,
+            timer_at: None,
         };
         self.socks.insert(slot).ok_or_else(|| {
             let _ = self.pool.release_owner(rcv);

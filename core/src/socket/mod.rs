@@ -21,6 +21,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::netns::NsId;
 use crate::skb::{OwnerId, SkbQueue};
+use crate::time::{Earliest, Instant};
 
 /// A socket's name in its world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +60,8 @@ pub(crate) struct ListenInfo {
     pub accept_len: u16,
     /// Handshakes in progress (entries in the request table).
     pub syn_len: u16,
+    /// When the listener last answered with a SYN cookie.
+    pub cookie_at: Option<crate::time::Instant>,
 }
 
 /// Socket options that are plain settings.
@@ -103,6 +106,9 @@ pub struct SockSlot {
     /// On the established hash (full 4-tuple).
     pub(crate) ehashed: bool,
     pub(crate) enext: u16,
+    /// The earliest of the connection's timers, as [`SockTable::set_timer`]
+    /// last heard it.
+    pub(crate) timer_at: Option<crate::time::Instant>,
 }
 
 const NIL: u16 = u16::MAX;
@@ -113,6 +119,11 @@ pub struct SockTable<'a> {
     buckets: &'a mut [u16],
     ehash: &'a mut [u16],
     generation: u16,
+    /// One past the highest slot in use: scans stop there (a new socket
+    /// takes the lowest free slot, so open sockets stay at the front).
+    used: u16,
+    /// The earliest `timer_at` of all sockets.
+    timers: Earliest,
 }
 
 fn bucket(ns: NsId, proto: Proto, port: u16, n: usize) -> usize {
@@ -138,7 +149,48 @@ fn ebucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usi
 impl<'a> SockTable<'a> {
     /// A table over `slots`, port-hash `buckets` and established-hash `ehash`.
     pub fn new(slots: &'a mut [Option<SockSlot>], buckets: &'a mut [u16], ehash: &'a mut [u16]) -> Self {
-        SockTable { slots, buckets, ehash, generation: 0 }
+        let used = slots.iter().rposition(Option::is_some).map_or(0, |i| i as u16 + 1);
+        let mut t = SockTable { slots, buckets, ehash, generation: 0, used, timers: Earliest::NONE };
+        t.rescan_timers();
+        t
+    }
+
+    /// The slots that may be in use.
+    fn live(&self) -> &[Option<SockSlot>] {
+        &self.slots[..usize::from(self.used)]
+    }
+
+    /// Socket `id`'s earliest timer is now `at` (TCP keeps it current
+    /// whenever it puts a control block back).
+    pub(crate) fn set_timer(&mut self, id: SockId, at: Option<Instant>) {
+        let Some(s) = self.get_mut(id) else { return };
+        let old = core::mem::replace(&mut s.timer_at, at);
+        if !self.timers.update(old, at) {
+            self.rescan_timers();
+        }
+    }
+
+    fn rescan_timers(&mut self) {
+        let mut e = Earliest::NONE;
+        e.set(self.live().iter().flatten().filter_map(|s| s.timer_at));
+        self.timers = e;
+    }
+
+    /// The earliest timer of any socket.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        self.timers.get()
+    }
+
+    /// How many slots a timer run at `now` must look at: none while no
+    /// timer is due.
+    pub(crate) fn timer_scan(&self, now: Instant) -> u16 {
+        if self.timers.due(now) { self.used } else { 0 }
+    }
+
+    /// The socket in slot `idx`, if its timer is due by `now`.
+    pub(crate) fn timer_due_at(&self, idx: u16, now: Instant) -> Option<SockId> {
+        let s = self.slots.get(usize::from(idx))?.as_ref()?;
+        s.timer_at.is_some_and(|t| t <= now).then_some(SockId { idx, generation: s.generation })
     }
 
     /// The id of slot `idx`, if open.
@@ -230,7 +282,7 @@ impl<'a> SockTable<'a> {
 
     /// Sockets open.
     pub fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.live().iter().filter(|s| s.is_some()).count()
     }
 
     /// True when no socket is open.
@@ -243,8 +295,12 @@ impl<'a> SockTable<'a> {
         let i = self.slots.iter().position(Option::is_none)?;
         self.generation = self.generation.wrapping_add(1);
         slot.generation = self.generation;
+        let at = slot.timer_at.take();
         self.slots[i] = Some(slot);
-        Some(SockId { idx: i as u16, generation: self.generation })
+        self.used = self.used.max(i as u16 + 1);
+        let id = SockId { idx: i as u16, generation: self.generation };
+        self.set_timer(id, at);
+        Some(id)
     }
 
     /// The socket `id` names, if it is open.
@@ -273,7 +329,12 @@ impl<'a> SockTable<'a> {
         self.get(id)?;
         self.unhash(id);
         self.ehash_remove(id);
-        self.slots[usize::from(id.idx)].take()
+        self.set_timer(id, None);
+        let s = self.slots[usize::from(id.idx)].take();
+        while self.used > 0 && self.slots[usize::from(self.used - 1)].is_none() {
+            self.used -= 1;
+        }
+        s
     }
 
     /// Put a bound socket on its port's hash chain.
@@ -364,13 +425,25 @@ impl<'a> SockTable<'a> {
     pub(crate) fn in_use(&self, ns: NsId, proto: Proto, addr: SocketAddrV4, reuse: bool) -> bool {
         self.bound_to(ns, proto, addr.port()).any(|(_, s)| {
             let overlap = s.local.ip().is_unspecified() || addr.ip().is_unspecified() || s.local.ip() == addr.ip();
-            overlap && !(reuse && s.opts.reuse_addr)
+            // SO_REUSEADDR on both lets sockets share a port, but never with
+            // a listener (Linux's inet_csk_bind_conflict).
+            overlap && !(reuse && s.opts.reuse_addr && s.listen.is_none())
+        })
+    }
+
+    /// True when another TCP socket listens on `addr`'s port at an
+    /// overlapping address (a second listener is refused at `listen`).
+    pub(crate) fn listener_clash(&self, ns: NsId, me: SockId, addr: SocketAddrV4) -> bool {
+        self.bound_to(ns, Proto::Tcp, addr.port()).any(|(id, s)| {
+            id != me
+                && s.listen.is_some()
+                && (s.local.ip().is_unspecified() || addr.ip().is_unspecified() || s.local.ip() == addr.ip())
         })
     }
 
     /// Every open socket, for listings and for delivering to all bound.
     pub(crate) fn ids(&self) -> impl Iterator<Item = SockId> + '_ {
-        self.slots
+        self.live()
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| SockId { idx: i as u16, generation: s.generation }))

@@ -46,7 +46,12 @@ impl<H: NfHooks> World<'_, H> {
         if seg.ack.lt(t.snd_una + (0u32.wrapping_sub(t.max_window.max(65_535)))) {
             return AckVerdict::TooOld;
         }
-        let window_changed = self.tcp_update_window(t, seg, now);
+        // Any acceptable ACK shows the peer is alive: keepalive and window
+        // probes start counting again, and an ICMP error is forgotten
+        // (as Linux's tcp_ack does).
+        t.probes = 0;
+        t.soft_err = None;
+        let window_changed = self.tcp_update_window(t, seg);
         let newly_sacked = if t.sack_ok && !seg.sack.is_empty() { self.tcp_sacktag(t, seg) } else { 0 };
         if seg.ack.gt(t.snd_una) {
             self.tcp_new_ack(c, t, seg, newly_sacked, now);
@@ -64,7 +69,7 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Take the peer's window (RFC 9293 §3.10.7.4, `SND.WL1`/`SND.WL2`).
-    fn tcp_update_window(&mut self, t: &mut Tcb, seg: &Segment, now: Instant) -> bool {
+    fn tcp_update_window(&mut self, t: &mut Tcb, seg: &Segment) -> bool {
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
         //# If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK),
         //# set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK.
@@ -81,16 +86,18 @@ impl<H: NfHooks> World<'_, H> {
             t.persist_at = None;
             t.probes = 0;
         }
-        let _ = now;
         changed
     }
 
     /// New data acknowledged.
     fn tcp_new_ack(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, newly_sacked: u32, now: Instant) {
         let (acked_segs, rtt) = self.tcp_clean_rtx_queue(t, seg.ack, now);
+        // As Linux's tcp_ack_update_rtt: the send time of a segment never
+        // retransmitted gives the sample to the microsecond; only without
+        // one does TSecr give it, in ticks of the 1 kHz clock, at least one.
         let rtt = match seg.ts {
-            Some((_, ecr)) if t.ts_ok && ecr != 0 => {
-                Some(Duration::from_millis(u64::from(t.tsval(now).wrapping_sub(ecr))))
+            Some((_, ecr)) if rtt.is_none() && t.ts_ok && ecr != 0 => {
+                Some(Duration::from_millis(u64::from(t.tsval(now).wrapping_sub(ecr).max(1))))
             }
             _ => rtt,
         };
@@ -121,13 +128,13 @@ impl<H: NfHooks> World<'_, H> {
                     self.tcp_mark_head_lost(t);
                 }
                 if rec.after_rto {
-                    let limited = self.tcp_pipe(t) + acked_segs >= t.cong.cwnd();
+                    let limited = self.tcp_is_cwnd_limited(t);
                     t.cong.on_ack(acked_segs, limited, rtt, now, t.snd_una.0, t.snd_nxt.0);
                 }
                 self.tcp_prr(t, delivered);
             }
             None => {
-                let limited = self.tcp_pipe(t) + acked_segs >= t.cong.cwnd();
+                let limited = self.tcp_is_cwnd_limited(t);
                 t.cong.on_ack(acked_segs, limited, rtt, now, prior_una.0, t.snd_nxt.0);
             }
         }
@@ -146,12 +153,22 @@ impl<H: NfHooks> World<'_, H> {
     /// segments acknowledged and an RTT sample from a never-retransmitted
     /// segment (Karn's rule).
     fn tcp_clean_rtx_queue(&mut self, t: &mut Tcb, ack: Seq, now: Instant) -> (u32, Option<Duration>) {
-        let (mut acked, mut rtt) = (0u32, None);
+        let (mut acked, mut rtt, mut rexmit_acked) = (0u32, None, false);
         while let Some(r) = t.rtx.front(&self.pool) {
             let cb = TcpCb::of(&self.pool, &r);
             if cb.end_seq.le(ack) {
                 acked += segs(cb.len(), t.mss);
-                if cb.flags & CB_EVER_RETRANS == 0 {
+                //= https://www.rfc-editor.org/rfc/rfc6298#section-3
+                //# RTT samples MUST NOT be made using segments that were
+                //# retransmitted
+                // Nor from an ACK that also covers retransmitted data, nor
+                // from a segment SACKed earlier: the ACK came when a hole
+                // was filled, not one RTT after those segments were sent
+                // (Linux's FLAG_RETRANS_DATA_ACKED and TCPCB_SACKED_ACKED).
+                // Such samples grew the RTO without bound on lossy paths.
+                if cb.flags & CB_EVER_RETRANS != 0 {
+                    rexmit_acked = true;
+                } else if cb.flags & CB_SACKED == 0 {
                     rtt = Some(Duration::from_micros(u64::from((now.micros() as u32).wrapping_sub(cb.when))));
                 }
                 if let Some(s) = t.rtx.pop_front(&mut self.pool) {
@@ -170,7 +187,7 @@ impl<H: NfHooks> World<'_, H> {
             }
             break;
         }
-        (acked, rtt)
+        (acked, if rexmit_acked { None } else { rtt })
     }
 
     /// Update SRTT, RTTVAR and RTO (RFC 6298 §2).
@@ -298,6 +315,11 @@ impl<H: NfHooks> World<'_, H> {
     /// Mark the first unacknowledged segment lost (NewReno, RTO).
     fn tcp_mark_head_lost(&mut self, t: &mut Tcb) {
         if let Some(x) = t.rtx.front(&self.pool) {
+            // One segment is lost, not the whole super-packet it was sent in.
+            let mss = u32::from(t.mss.max(1));
+            if TcpCb::of(&self.pool, &x).len() > mss {
+                self.tcp_split_rtx(t, x, mss);
+            }
             let mut cb = TcpCb::of(&self.pool, &x);
             if cb.flags & CB_SACKED == 0 {
                 cb.flags |= CB_LOST;
@@ -386,12 +408,28 @@ impl<H: NfHooks> World<'_, H> {
 
     /// A retransmission timeout on data (RFC 6298 §5.4–5.7, RFC 5681 §3.1):
     /// everything unSACKed is lost, the window restarts from one segment.
-    pub(crate) fn tcp_enter_loss(&mut self, t: &mut Tcb, now: Instant) {
+    /// When the oldest unacknowledged segment is marked SACKed, the peer
+    /// discarded what it had SACKed (reneging), and every SACK mark goes:
+    /// all of it is lost (Linux's `tcp_timeout_mark_lost`).
+    pub(crate) fn tcp_enter_loss(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
         let pipe = self.tcp_pipe(t);
         t.cong.on_rto(pipe, now);
+        //= https://www.rfc-editor.org/rfc/rfc2018#section-5
+        //# After a retransmit timeout the data sender SHOULD turn off all of
+        //# the SACKed bits, since the timeout might indicate that the data
+        //# receiver has reneged.
+        // Only on evidence of reneging, as Linux does: the SACK marks of a
+        // peer that kept its data still say what need not be resent.
+        let reneged = t.rtx.front(&self.pool).is_some_and(|r| TcpCb::of(&self.pool, &r).flags & CB_SACKED != 0);
+        if reneged && let Some(n) = self.netns_mut(c.ns) {
+            n.stats.tcp_ext.TCPSACKReneging += 1;
+        }
         let mut cur = t.rtx.front(&self.pool);
         while let Some(x) = cur {
             let mut cb = TcpCb::of(&self.pool, &x);
+            if reneged {
+                cb.flags &= !CB_SACKED;
+            }
             if cb.flags & CB_SACKED == 0 {
                 cb.flags |= CB_LOST;
                 cb.flags &= !CB_RETRANS;

@@ -51,6 +51,26 @@ pub enum TcpOpt {
     Linger(Option<Duration>),
 }
 
+/// One line of [`World::tcp_table`] (what `ss -tan` shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TcpEntry {
+    /// Local address.
+    pub local: SocketAddrV4,
+    /// Peer, when connected.
+    pub remote: Option<SocketAddrV4>,
+    /// State.
+    pub state: TcpState,
+    /// Closed by the application, finishing on its own.
+    pub orphan: bool,
+    /// `ss`'s Recv-Q: of a connection, the bytes received and not yet
+    /// read; of a listener, the connections waiting for `accept`.
+    pub recv_q: u32,
+    /// `ss`'s Send-Q: of a connection, the bytes (and FIN) written and
+    /// not yet acknowledged; of a listener, its backlog.
+    pub send_q: u32,
+}
+
 /// Which directions [`World::shutdown_socket`] closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -63,7 +83,36 @@ pub enum Shutdown {
     Both,
 }
 
+/// How many TCP sockets a namespace holds, and in which condition (the TCP
+/// line of Linux's `/proc/net/sockstat`, plus handshakes in progress).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TcpSockStat {
+    /// TCP sockets, listeners and orphans included (`inuse`).
+    pub inuse: u32,
+    /// Connections the application closed that are still finishing (`orphan`).
+    pub orphan: u32,
+    /// Connections in the TIME-WAIT table (`tw`).
+    pub tw: u32,
+    /// Handshakes in the request table (Linux's SYN-RECV request socks).
+    pub syn_recv: u32,
+}
+
 impl<H: NfHooks> World<'_, H> {
+    /// TCP socket counts of namespace `ns` (`/proc/net/sockstat`).
+    pub fn tcp_sockstat(&self, ns: NsId) -> TcpSockStat {
+        let mut st = TcpSockStat::default();
+        for s in self.socks.ids().filter_map(|id| self.socks.get(id)) {
+            if s.ns == ns && s.proto == Proto::Tcp {
+                st.inuse += 1;
+                st.orphan += u32::from(s.tcp.as_ref().is_some_and(|t| t.orphan));
+            }
+        }
+        st.tw = self.tw.entries(ns).count() as u32;
+        st.syn_recv = self.reqs.len_in(ns) as u32;
+        st
+    }
+
     /// The control block of a TCP socket, for reading.
     fn tcb(&self, id: SockId) -> Result<&Tcb, Errno> {
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
@@ -83,7 +132,7 @@ impl<H: NfHooks> World<'_, H> {
         let now = self.now;
         let (c, mut t) = self.tcp_take(id).ok_or(Errno::BadFd)?;
         let r = f(self, &c, &mut t, now);
-        self.tcp_put(c, t, now);
+        self.tcp_put(c, t);
         Ok(r)
     }
 
@@ -107,6 +156,10 @@ impl<H: NfHooks> World<'_, H> {
         }
         if s.local.port() == 0 {
             self.bind(id, SocketAddr::V4(UNBOUND))?;
+        }
+        let (ns, local) = self.socks.get(id).map(|s| (s.ns, s.local)).ok_or(Errno::BadFd)?;
+        if self.socks.listener_clash(ns, id, local) {
+            return Err(Errno::AddrInUse);
         }
         self.tcp_listen(id, backlog);
         Ok(())
@@ -152,6 +205,10 @@ impl<H: NfHooks> World<'_, H> {
         let now = self.now;
         let hint = (!local.ip().is_unspecified()).then(|| *local.ip());
         let route = self.route_output(ns, *addr.ip(), hint, now)?;
+        if route.broadcast {
+            // Linux's tcp_v4_connect: no TCP to a broadcast route.
+            return Err(Errno::NetUnreachable);
+        }
         let port = match local.port() {
             0 => self.tcp_connect_port(ns, route.src, addr)?,
             p => {
@@ -410,6 +467,11 @@ impl<H: NfHooks> World<'_, H> {
         let orphan = self.socks.orphan(id).ok_or(Errno::BadFd)?;
         self.with_tcp(orphan, |w, c, t, now| {
             t.orphan = true;
+            // Nobody reads any more (Linux sets `SHUTDOWN_MASK`): new data
+            // from the peer is answered with a reset in `tcp_data_and_fin`,
+            // not queued on a socket that would fill and close its window
+            // while the peer retransmits into it.
+            t.shut_rd = true;
             t.err = None;
             let unread = !t.rcvq.is_empty();
             match t.state {
@@ -521,10 +583,36 @@ impl<H: NfHooks> World<'_, H> {
         })?
     }
 
+    /// Every TCP socket of `ns` — listeners, connections, orphans still
+    /// closing — and every connection in TIME-WAIT.
+    pub fn tcp_table(&self, ns: NsId) -> impl Iterator<Item = TcpEntry> + '_ {
+        let socks = self.socks.ids().filter_map(move |id| {
+            let s = self.socks.get(id).filter(|s| s.ns == ns)?;
+            let t = s.tcp.as_ref()?;
+            let (recv_q, send_q) = match &s.listen {
+                Some(l) => (u32::from(l.accept_len), u32::from(l.backlog)),
+                None => (self.tcp_unread(t), t.write_seq - t.snd_una.min(t.write_seq)),
+            };
+            Some(TcpEntry { local: s.local, remote: s.remote, state: t.state, orphan: t.orphan, recv_q, send_q })
+        });
+        let tw = self.tw.entries(ns).map(|e| TcpEntry {
+            local: e.local,
+            remote: Some(e.remote),
+            state: TcpState::TimeWait,
+            orphan: true,
+            recv_q: 0,
+            send_q: 0,
+        });
+        socks.chain(tw)
+    }
+
     /// A connection's state and numbers (`TCP_INFO`).
     pub fn tcp_info(&self, id: SockId) -> Result<TcpInfo, Errno> {
         let t = self.tcb(id)?;
-        let unread = t.rcvq.iter(&self.pool).map(|r| self.pool.len(&r) as u32).sum();
+        let unread = self.tcp_unread(t);
+        // A closed connection's queues were purged: nothing is in flight
+        // or waiting, whatever the sequence numbers still say.
+        let open = t.state != TcpState::Closed;
         Ok(TcpInfo {
             state: t.state,
             mss: t.mss,
@@ -532,15 +620,20 @@ impl<H: NfHooks> World<'_, H> {
             ssthresh: t.cong.ssthresh(),
             srtt: Duration::from_micros(u64::from(t.srtt_us)),
             rto: t.rto_backed_off(),
-            in_flight: t.bytes_in_flight(),
+            in_flight: if open { t.bytes_in_flight() } else { 0 },
             snd_wnd: t.snd_wnd,
             rcv_wnd: t.rcv_wnd,
             sack: t.sack_ok,
             timestamps: t.ts_ok,
             wscale: (t.rcv_wscale, t.snd_wscale),
             unread,
-            unsent: t.write_seq - t.snd_nxt.min(t.write_seq),
+            unsent: if open { t.write_seq - t.snd_nxt.min(t.write_seq) } else { 0 },
         })
+    }
+
+    /// Bytes received in order and not yet read.
+    fn tcp_unread(&self, t: &Tcb) -> u32 {
+        t.rcvq.iter(&self.pool).map(|r| self.pool.len(&r) as u32).sum()
     }
 
     /// Readiness of a TCP socket.
@@ -603,7 +696,7 @@ impl<H: NfHooks> World<'_, H> {
                     w.tcp_sync_mss(c, t, t.peer_mss, now);
                     // Linux's tcp_simple_retransmit: what was too big goes again, at once.
                     if t.mss < before && !t.rtx.is_empty() {
-                        let _ = w.tcp_transmit_queued(c, t, None, now, true);
+                        let _ = w.tcp_retransmit_head(c, t, now);
                     }
                 }
                 _ if t.state == TcpState::SynSent => {

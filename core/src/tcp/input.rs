@@ -107,7 +107,10 @@ impl<H: NfHooks> World<'_, H> {
             self.pool.free(skb);
             return self.drop_count(ns, DropReason::TcpNotUnicast);
         }
-        let Some(seg) = self.tcp_parse(ns, &skb) else { return self.tcp_drop(ns, skb, DropReason::Truncated) };
+        let seg = match self.tcp_parse(ns, &skb) {
+            Ok(seg) => seg,
+            Err(why) => return self.tcp_drop(ns, skb, why),
+        };
         if let Some(n) = self.netns_mut(ns) {
             n.stats.tcp.InSegs += u64::from(seg.segs);
         }
@@ -140,16 +143,18 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Validate and parse; on success the data points at the payload.
-    fn tcp_parse(&mut self, ns: NsId, skb: &SkBuff) -> Option<Segment> {
+    /// A segment with a bad checksum is counted in `InCsumErrors` here;
+    /// the caller counts every drop in `InErrs` and by its reason, once.
+    fn tcp_parse(&mut self, ns: NsId, skb: &SkBuff) -> Result<Segment, DropReason> {
         let len = self.pool.len(skb);
         if len < 20 || self.pool.may_pull(skb, 20).is_err() {
-            return None;
+            return Err(DropReason::Truncated);
         }
         let doff = usize::from(self.pool.data(skb)[12] >> 4) * 4;
         if doff < 20 || doff > len || self.pool.may_pull(skb, doff).is_err() {
-            return None;
+            return Err(DropReason::Truncated);
         }
-        let (src_ip, dst_ip) = self.ip_addrs(skb)?;
+        let (src_ip, dst_ip) = self.ip_addrs(skb).ok_or(DropReason::Truncated)?;
         let trusted = matches!(self.pool.meta(skb).csum, Checksum::Unnecessary | Checksum::Partial { .. });
         if !trusted {
             let mut sum = pseudo_header_v4(src_ip, dst_ip, IpProtocol::TCP, len as u16);
@@ -157,11 +162,7 @@ impl<H: NfHooks> World<'_, H> {
                 if let Some(n) = self.netns_mut(ns) {
                     n.stats.tcp.InCsumErrors += 1;
                 }
-                self.drop_count(ns, DropReason::BadL4Checksum);
-                if let Some(n) = self.netns_mut(ns) {
-                    n.stats.tcp.InErrs += 1;
-                }
-                return None;
+                return Err(DropReason::BadL4Checksum);
             }
         }
         let h = &self.pool.data(skb)[..doff];
@@ -183,8 +184,8 @@ impl<H: NfHooks> World<'_, H> {
             sack: opts.sack,
             segs: if gso.is_gso() { gso.segs.max(1) } else { 1 },
         };
-        self.pool.pull(skb, doff).ok()?;
-        Some(seg)
+        self.pool.pull(skb, doff).map_err(|_| DropReason::Truncated)?;
+        Ok(seg)
     }
 
     /// A segment for an existing connection.
@@ -200,7 +201,7 @@ impl<H: NfHooks> World<'_, H> {
         } else {
             self.tcp_rcv_synced(&c, &mut t, &seg, skb, now);
         }
-        self.tcp_put(c, t, now);
+        self.tcp_put(c, t);
     }
 
     /// RFC 9293 §3.10.7.3: a segment in SYN-SENT.
@@ -277,6 +278,31 @@ impl<H: NfHooks> World<'_, H> {
 
     /// RFC 9293 §3.10.7.4: a segment for a synchronized connection (or SYN-RECEIVED).
     fn tcp_rcv_synced(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, skb: SkBuff, now: Instant) {
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.5
+        //# Simultaneous initiation is only slightly more complex [...] Each
+        //# TCP peer receives a "SYN" [...] then receives the other's
+        //# <SYN,ACK>
+        // The peer's SYN-ACK of a simultaneous open repeats its SYN, which
+        // the sequence check would refuse; it completes the handshake
+        // (Linux's tcp_validate_incoming makes the same exception).
+        if t.state == TcpState::SynReceived
+            && seg.syn()
+            && seg.has_ack()
+            && !seg.rst()
+            && seg.seq + 1 == t.rcv_nxt
+            && seg.ack == t.snd_nxt
+        {
+            self.pool.free(skb);
+            self.tcp_set_established(c, t, now);
+            let _ = self.tcp_ack(c, t, seg, now);
+            //= https://www.rfc-editor.org/rfc/rfc7323#section-2.2
+            //# The window field in a segment where the SYN bit is set [...] MUST NOT be scaled.
+            t.snd_wnd = u32::from(seg.wnd);
+            t.snd_wl1 = seg.seq;
+            t.snd_wl2 = seg.ack;
+            t.max_window = t.max_window.max(t.snd_wnd);
+            return self.tcp_write_xmit(c, t, now);
+        }
         if let Err(why) = self.tcp_validate(c, t, seg, now) {
             self.pool.free(skb);
             if let Some(n) = self.netns_mut(c.ns) {
@@ -341,7 +367,14 @@ impl<H: NfHooks> World<'_, H> {
             //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
             //# If an incoming segment is not acceptable, an acknowledgment should
             //# be sent in reply (unless the RST bit is set, if so drop the segment
-            if !seg.rst() {
+            if seg.syn() && !seg.rst() {
+                // A SYN is answered by a challenge ACK wherever it falls
+                // (RFC 5961 §4.2), so it is rate limited like the others.
+                if let Some(n) = self.netns_mut(c.ns) {
+                    n.stats.tcp_ext.TCPSYNChallenge += 1;
+                }
+                self.tcp_challenge_ack(c, t, now);
+            } else if !seg.rst() {
                 self.tcp_send_ack(c, t, now);
             }
             return Err(DropReason::TcpBadSeq);
@@ -375,17 +408,25 @@ impl<H: NfHooks> World<'_, H> {
         Ok(())
     }
 
-    /// RFC 9293's acceptability test (§3.10.7.4, the four cases).
+    /// RFC 9293's acceptability test (§3.10.7.4, the four cases), with the
+    /// left edge where Linux (after BSD) puts it for a segment that starts
+    /// before `RCV.NXT`: at `rcv_wup`, the edge our last ACK announced. A
+    /// peer that has not heard our later ACKs (delayed, or lost) may resend
+    /// what they covered; its ACK, window and timestamp still count, so the
+    /// duplicate's answer echoes its timestamp, not an old one that would
+    /// make the peer's RTT sample include its whole retransmission timeout.
     fn tcp_seq_acceptable(&self, t: &Tcb, seg: &Segment) -> bool {
         let wnd = t.rcv_wnd.max(if t.state == TcpState::SynReceived { 1 } else { 0 });
         let len = seg.len();
         let end = t.rcv_nxt + wnd;
-        match (len, wnd) {
+        let in_window = match (len, wnd) {
             (0, 0) => seg.seq == t.rcv_nxt,
             (0, _) => seg.seq.in_range(t.rcv_nxt, end),
             (_, 0) => false,
             _ => seg.seq.in_range(t.rcv_nxt, end) || (seg.seq + (len - 1)).in_range(t.rcv_nxt, end),
-        }
+        };
+        // Linux's tcp_sequence: the end reaches the announced left edge.
+        in_window || (seg.seq.lt(t.rcv_nxt) && (seg.seq + len).ge(t.rcv_wup))
     }
 
     /// A challenge ACK (RFC 5961 §7: rate limited per namespace).

@@ -43,6 +43,9 @@ pub const COOKIE_MSS: [u16; 4] = [536, 1300, 1440, 1460];
 const COOKIE_STEP_SECS: u64 = 64;
 /// Steps a cookie stays valid (Linux's `MAX_SYNCOOKIE_AGE`).
 const COOKIE_MAX_AGE: u32 = 2;
+/// The longest a cookie can stay valid.
+pub const COOKIE_LIFETIME: core::time::Duration =
+    core::time::Duration::from_secs(COOKIE_STEP_SECS * COOKIE_MAX_AGE as u64);
 const COOKIE_BITS: u32 = 24;
 const COOKIE_MASK: u32 = (1 << COOKIE_BITS) - 1;
 

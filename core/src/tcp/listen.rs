@@ -19,7 +19,7 @@ use crate::netns::{NsId, World};
 use crate::skb::{OwnerId, SkBuff};
 use crate::socket::{ListenInfo, SockId, SockTable};
 use crate::stats::DropReason;
-use crate::time::Instant;
+use crate::time::{Earliest, Instant};
 use crate::wire::TcpFlags;
 
 /// A handshake in progress (Linux's `request_sock`): about 60 bytes.
@@ -58,12 +58,30 @@ fn bucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usiz
 pub struct ReqTable<'a> {
     slots: &'a mut [Option<ReqSock>],
     buckets: &'a mut [u16],
+    /// The first SYN-ACK timer.
+    earliest: Earliest,
 }
 
 impl<'a> ReqTable<'a> {
     /// A table over `slots` and `buckets`.
     pub fn new(slots: &'a mut [Option<ReqSock>], buckets: &'a mut [u16]) -> Self {
-        ReqTable { slots, buckets }
+        let mut earliest = Earliest::NONE;
+        earliest.set(slots.iter().flatten().map(|r| r.timer));
+        ReqTable { slots, buckets, earliest }
+    }
+
+    /// An entry's timer changed from `old` to `new`.
+    fn retime(&mut self, old: Option<Instant>, new: Option<Instant>) {
+        if !self.earliest.update(old, new) {
+            self.earliest.set(self.slots.iter().flatten().map(|r| r.timer));
+        }
+    }
+
+    /// Entry `i`'s timer goes off at `at`.
+    fn set_timer(&mut self, i: usize, at: Instant) {
+        let Some(r) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
+        let old = core::mem::replace(&mut r.timer, at);
+        self.retime(Some(old), Some(at));
     }
 
     /// The entry for a 4-tuple.
@@ -91,11 +109,13 @@ impl<'a> ReqTable<'a> {
         r.next = self.buckets[b];
         self.slots[i] = Some(r);
         self.buckets[b] = i as u16;
+        self.retime(None, Some(r.timer));
         Some(i)
     }
 
     fn remove(&mut self, i: usize) -> Option<ReqSock> {
         let r = self.slots.get_mut(i)?.take()?;
+        self.retime(Some(r.timer), None);
         let b = bucket(r.ns, r.local, r.remote, self.buckets.len());
         if usize::from(self.buckets[b]) == i {
             self.buckets[b] = r.next;
@@ -123,9 +143,15 @@ impl<'a> ReqTable<'a> {
         self.len() == 0
     }
 
+    /// Handshakes in progress in namespace `ns`.
+    pub fn len_in(&self, ns: NsId) -> usize {
+        self.slots.iter().flatten().filter(|r| r.ns == ns).count()
+    }
+
     /// When the next SYN-ACK retransmission is due.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.slots.iter().flatten().map(|r| r.timer).min()
+        debug_assert_eq!(self.earliest.get(), self.slots.iter().flatten().map(|r| r.timer).min());
+        self.earliest.get()
     }
 
     /// Our initial sequence number in entry `i`.
@@ -137,6 +163,7 @@ impl<'a> ReqTable<'a> {
     pub(crate) fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
         self.buckets.iter_mut().for_each(|b| *b = NIL);
+        self.earliest = Earliest::NONE;
     }
 }
 
@@ -201,6 +228,9 @@ impl<H: NfHooks> World<'_, H> {
             next: NIL,
         };
         if want_cookie {
+            if let Some(q) = self.socks.get_mut(l).and_then(|s| s.listen.as_mut()) {
+                q.cookie_at = Some(now);
+            }
             if let Some(n) = self.netns_mut(ns) {
                 n.stats.tcp_ext.SyncookiesSent += 1;
             }
@@ -217,7 +247,9 @@ impl<H: NfHooks> World<'_, H> {
     /// permission, as Linux's `cookie_init_timestamp` does.
     fn tcp_send_synack(&mut self, r: &ReqSock, cookie: bool, now: Instant) {
         let Some(s) = self.socks.get(r.listener) else { return };
-        let mut t = Tcb::new(Default::default());
+        // The listener's settings, `TCP_MAXSEG` among them: the MSS the
+        // SYN-ACK announces is bounded by it, as the child's segments are.
+        let mut t = s.tcp.as_ref().map_or_else(|| Tcb::new(Default::default()), Tcb::inherit);
         t.state = TcpState::SynReceived;
         t.iss = r.iss;
         t.snd_nxt = r.iss;
@@ -229,9 +261,17 @@ impl<H: NfHooks> World<'_, H> {
         t.rcv_wscale = if t.wscale_ok { WSCALE } else { 0 };
         t.ts_offset = ts_offset(&self.secret, r.local, r.remote);
         if cookie && t.ts_ok {
-            // TSval's low six bits say the options; the clock loses at most 63 ms.
+            // TSval's low six bits say the options; the clock loses at most
+            // 63 ms and never gains: the connection's later TSvals come from
+            // the plain clock, and one older than this SYN-ACK's would fail
+            // the peer's PAWS test (Linux's cookie_init_timestamp steps back
+            // the same way).
             let opts = u32::from(r.wscale.map_or(0xf, |w| w.min(14))) | (u32::from(r.sack) << 4);
-            let tsval = (t.tsval(now) & !0x3f) | opts;
+            let clock = t.tsval(now);
+            let mut tsval = (clock & !0x3f) | opts;
+            if Seq(tsval).gt(Seq(clock)) {
+                tsval = tsval.wrapping_sub(0x40);
+            }
             t.ts_offset = tsval.wrapping_sub(now.millis() as u32);
         }
         let c = Conn {
@@ -243,9 +283,33 @@ impl<H: NfHooks> World<'_, H> {
             tos: s.opts.tos,
             rcv_owner: s.rcv_owner,
         };
-        t.rcv_wnd = self.tcp_select_window(&c, &t);
+        t.rcv_wup = t.rcv_nxt;
+        t.rcv_wnd = self.tcp_synack_window(r);
         let Ok(skb) = self.pool.alloc_with_headroom(OwnerId::SYSTEM, HEADROOM) else { return };
         let _ = self.tcp_transmit(&c, &mut t, skb, r.iss, TcpFlags::SYN | TcpFlags::ACK, now);
+    }
+
+    /// The window a SYN-ACK for `r` offers, from the listener's receive
+    /// buffer (the child starts from it, Linux's `req->rsk_rcv_wnd`).
+    fn tcp_synack_window(&self, r: &ReqSock) -> u32 {
+        let Some(s) = self.socks.get(r.listener) else { return 0 };
+        let mut t = s.tcp.as_ref().map_or_else(|| Tcb::new(Default::default()), Tcb::inherit);
+        t.rcv_nxt = r.irs + 1;
+        // Left edge and window as a new connection has them, so that the
+        // "never move the right edge back" rule has nothing to keep.
+        t.rcv_wup = t.rcv_nxt;
+        t.rcv_wscale = if r.wscale.is_some() { WSCALE } else { 0 };
+        // The peer's segments are no larger than the MSS we announce, which
+        // `TCP_MAXSEG` bounds: the window counts a buffer per segment.
+        if t.user_mss != 0 {
+            t.rcv_mss = t.rcv_mss.min(t.user_mss);
+        }
+        let c =
+            Conn { id: r.listener, ns: r.ns, local: r.local, remote: r.remote, ttl: 0, tos: 0, rcv_owner: s.rcv_owner };
+        //= https://www.rfc-editor.org/rfc/rfc7323#section-2.2
+        //# The window field in a segment where the SYN bit is set (i.e., a
+        //# <SYN> or <SYN,ACK>) MUST NOT be scaled.
+        self.tcp_select_window(&c, &t).min(65_535)
     }
 
     /// A segment for a handshake in progress (`tcp_check_req`).
@@ -284,6 +348,18 @@ impl<H: NfHooks> World<'_, H> {
     /// An ACK for a listener with no request: a SYN cookie, or a reset.
     fn tcp_cookie_ack(&mut self, l: SockId, seg: &Segment, now: Instant) {
         let Some(ns) = self.socks.get(l).map(|s| s.ns) else { return };
+        // Cookies are checked only while ones this listener sent may still
+        // come back (Linux's tcp_synq_no_recent_overflow); otherwise the
+        // ACK is simply one nobody expects.
+        let recent = self
+            .socks
+            .get(l)
+            .and_then(|s| s.listen)
+            .and_then(|q| q.cookie_at)
+            .is_some_and(|at| now.saturating_duration_since(at) < super::isn::COOKIE_LIFETIME);
+        if !recent {
+            return self.tcp_send_reset_for(&seg.reset_for(ns), now);
+        }
         let our_isn = seg.ack + u32::MAX;
         let peer_isn = seg.seq + u32::MAX;
         let Some(mss) = check_cookie(&self.secret, seg.dst, seg.src, peer_isn, our_isn, now) else {
@@ -397,23 +473,32 @@ impl<H: NfHooks> World<'_, H> {
         //# [...] a TSecr value received in a segment MAY be used to update the
         //# averaged RTT measurement only if the segment advances the left edge
         //# of the send window
-        // The handshake's ACK does; without timestamps, Karn allows a sample
-        // only when the SYN-ACK went once.
+        // The handshake's ACK does. As Linux's tcp_synack_rtt_meas, a
+        // SYN-ACK that went once gives the sample to the microsecond; only
+        // a retransmitted one leaves it to TSecr (Karn), in ticks of the
+        // 1 kHz clock, at least one.
         let sample = match seg.ts {
-            Some((_, ecr)) if t.ts_ok && ecr != 0 && !r.cookie => Some(t.tsval(now).wrapping_sub(ecr))
+            _ if !r.cookie && r.retransmits == 0 => Some(now.saturating_duration_since(r.born)),
+            Some((_, ecr)) if t.ts_ok && ecr != 0 && !r.cookie => Some(t.tsval(now).wrapping_sub(ecr).max(1))
                 .filter(|&ms| ms < 60_000)
                 .map(|ms| core::time::Duration::from_millis(u64::from(ms))),
-            _ if !r.cookie && r.retransmits == 0 => Some(now.saturating_duration_since(r.born)),
             _ => None,
         };
         if let Some(rtt) = sample {
             self.tcp_rtt_sample(&mut t, rtt);
         }
         t.rcv_mss = t.mss;
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6
+        //# This so-called "shrinking the window" is strongly discouraged.
+        // The SYN-ACK offered a window; the child keeps its right edge
+        // (Linux starts the child from the request's `rsk_rcv_wnd`).
+        t.rcv_wnd = self.tcp_synack_window(r);
         t.rcv_wnd = self.tcp_select_window(&c, &t);
         self.tcp_set_established(&c, &mut t, now);
         t.snd_una = r.iss + 1;
+        let at = super::timer::tcb_next(&t);
         self.socks.get_mut(child)?.tcp = Some(t);
+        self.socks.set_timer(child, at);
         self.socks.hash(child);
         self.socks.ehash_insert(child);
         self.tcp_accept_enqueue(r.listener, child);
@@ -470,6 +555,9 @@ impl<H: NfHooks> World<'_, H> {
 
     /// SYN-ACK retransmissions and expiry of requests.
     pub(crate) fn tcp_req_timers(&mut self, now: Instant) {
+        if !self.reqs.earliest.due(now) {
+            return;
+        }
         for i in 0..self.reqs.slots.len() {
             let Some(r) = self.reqs.slots[i] else { continue };
             if r.timer > now {
@@ -479,10 +567,11 @@ impl<H: NfHooks> World<'_, H> {
                 self.tcp_req_drop(i);
                 continue;
             }
+            let retransmits = r.retransmits + 1;
             if let Some(e) = self.reqs.slots[i].as_mut() {
-                e.retransmits += 1;
-                e.timer = now + super::RTO_INIT * (1u32 << e.retransmits);
+                e.retransmits = retransmits;
             }
+            self.reqs.set_timer(i, now + super::RTO_INIT * (1u32 << retransmits));
             self.tcp_send_synack(&r, false, now);
         }
     }
@@ -509,6 +598,7 @@ impl<H: NfHooks> World<'_, H> {
                 accept_tail: NIL,
                 accept_len: 0,
                 syn_len: 0,
+                cookie_at: None,
             });
             if let Some(t) = s.tcp.as_mut() {
                 t.state = TcpState::Listen;

@@ -34,7 +34,7 @@ pub mod tcb;
 mod timer;
 pub mod timewait;
 
-pub use api::{Shutdown, TcpOpt};
+pub use api::{Shutdown, TcpEntry, TcpOpt, TcpSockStat};
 pub use seq::Seq;
 pub use tcb::{Tcb, TcpInfo};
 

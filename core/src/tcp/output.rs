@@ -42,8 +42,14 @@ impl<H: NfHooks> World<'_, H> {
         let room = u64::from(self.pool.owner_room(c.rcv_owner));
         let full = u64::from(self.pool.owner_stats(c.rcv_owner).map_or(0, |o| o.limit));
         let per_buf = self.pool.buf_size().max(1) as u64;
-        // A received segment occupies a whole buffer: count payload, not memory.
-        let scale = |bytes: u64| (bytes * u64::from(t.rcv_mss.max(536)) / per_buf) as u32;
+        // A received segment occupies a whole buffer: count payload, not
+        // memory, and only whole buffers, so that a window's worth of full
+        // segments (or one GRO packet holding them all) can be charged.
+        // The segment size is what the peer was seen to send (or our own
+        // MSS before it sent anything), not raised to a default: a peer held
+        // to a small MSS fills a buffer per small segment.
+        let seg_bytes = u64::from(t.rcv_mss.max(88)).min(per_buf);
+        let scale = |bytes: u64| (bytes / per_buf * seg_bytes) as u32;
         let (free, full) = (scale(room), scale(full));
         let mss = u32::from(t.rcv_mss.max(536));
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.2
@@ -54,7 +60,9 @@ impl<H: NfHooks> World<'_, H> {
         win &= !(granule - 1);
         let old_edge = t.rcv_wup + t.rcv_wnd;
         if old_edge.gt(t.rcv_nxt + win) {
-            win = old_edge - t.rcv_nxt;
+            // Rounded up to what the scaled field can say, so the edge we
+            // advertise is never left of the last one (Linux does the same).
+            win = (old_edge - t.rcv_nxt).next_multiple_of(granule);
         }
         win.min(65_535u32 << t.rcv_wscale)
     }
@@ -134,6 +142,7 @@ impl<H: NfHooks> World<'_, H> {
             return Err(DropReason::NoMemory);
         }
         let written = self.pool.push(&skb, hlen).map(|h| {
+            h.fill(0);
             let mut p = TcpPacket::new_unchecked(&mut h[..]);
             p.set_src_port(c.local.port());
             p.set_dst_port(c.remote.port());
@@ -152,7 +161,14 @@ impl<H: NfHooks> World<'_, H> {
             return Err(DropReason::NoMemory);
         }
         let start = self.pool.data_offset(&skb);
-        let mss = t.mss;
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.7.1
+        //# Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize
+        //# [...] TCPhdrsize is the size of the fixed TCP header and any options.
+        // `t.mss` leaves room for timestamps only; SACK blocks take more, so
+        // a segment carrying them is cut shorter (Linux's tcp_current_mss),
+        // or a full one would no longer fit the path and be dropped here.
+        let base_opts = if t.ts_ok { 12 } else { 0 };
+        let mss = t.mss.saturating_sub(opts.len().saturating_sub(base_opts) as u16).max(1);
         if let Ok(m) = self.pool.meta_mut(&skb) {
             m.csum = Checksum::Partial { start, offset: 16 };
             m.transport_header = start;
@@ -256,8 +272,9 @@ impl<H: NfHooks> World<'_, H> {
         let mut cb = TcpCb::of(&self.pool, &r);
         cb.when = now.micros() as u32;
         if rexmit {
+            // A lost segment resent stays marked lost: `pipe` counts it
+            // once, as retransmitted (RFC 6675 §4's two rules).
             cb.flags |= CB_RETRANS | CB_EVER_RETRANS;
-            cb.flags &= !CB_LOST;
         }
         cb.store(&mut self.pool, &r);
         let clone = self.pool.clone(&r, OwnerId::SYSTEM).map_err(|_| DropReason::NoMemory)?;
@@ -277,6 +294,17 @@ impl<H: NfHooks> World<'_, H> {
         }
         t.last_send = now;
         self.tcp_transmit(c, t, clone, cb.seq, flags, now)
+    }
+
+    /// Retransmit the oldest unacknowledged segment, one MSS of it
+    /// (`tcp_retransmit_skb` cuts a queued super-packet to what it resends).
+    pub(crate) fn tcp_retransmit_head(&mut self, c: &Conn, t: &mut Tcb, now: Instant) -> Result<(), DropReason> {
+        let Some(head) = t.rtx.front(&self.pool) else { return Ok(()) };
+        let mss = u32::from(t.mss.max(1));
+        if TcpCb::of(&self.pool, &head).len() > mss {
+            self.tcp_split_rtx(t, head, mss);
+        }
+        self.tcp_transmit_queued(c, t, Some(head), now, true)
     }
 
     /// Segments in flight (RFC 6675's `pipe`, Linux's
@@ -378,6 +406,8 @@ impl<H: NfHooks> World<'_, H> {
                 break;
             }
         }
+        let cwnd_limited = !t.wq.is_empty() && self.tcp_pipe(t) >= self.tcp_cwnd(t);
+        self.tcp_cwnd_validate(t, cwnd_limited);
         // Nothing in flight to bring an ACK, yet data waits (a zero window,
         // or one too small to use): the probe timer will ask
         // (`tcp_check_probe_timer`).
@@ -386,10 +416,37 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
+    /// Remember whether the window was used, for the congestion controller
+    /// (RFC 7661's idea, in Linux's form `tcp_cwnd_validate`): per round
+    /// trip, the largest flight and whether sending stopped at cwnd.
+    pub(crate) fn tcp_cwnd_validate(&mut self, t: &mut Tcb, cwnd_limited: bool) {
+        let out = if t.bytes_in_flight() == 0 { 0 } else { segs(t.bytes_in_flight(), t.mss) };
+        if !t.snd_una.lt(t.cwnd_usage_seq) || cwnd_limited || (!t.cwnd_limited && out > t.max_packets_out) {
+            t.cwnd_limited = cwnd_limited;
+            t.max_packets_out = out;
+            t.cwnd_usage_seq = t.snd_nxt;
+        }
+    }
+
+    /// Whether the window was the limit lately (`tcp_is_cwnd_limited`): it
+    /// was, or in slow start the flight reached half of it, so slow start
+    /// may double what was really used.
+    pub(crate) fn tcp_is_cwnd_limited(&self, t: &Tcb) -> bool {
+        t.cwnd_limited || (t.cong.in_slow_start() && t.cong.cwnd() < 2 * t.max_packets_out)
+    }
+
     /// Try to send the head of the write queue; false when something holds
     /// it back (a window, Nagle).
     fn tcp_send_one(&mut self, c: &Conn, t: &mut Tcb, now: Instant) -> bool {
         let Some(r) = t.wq.front(&self.pool) else { return false };
+        //= https://www.rfc-editor.org/rfc/rfc5681#section-4.1
+        //# a TCP SHOULD set cwnd to no more than RW before beginning
+        //# transmission if the TCP has not sent data in an interval exceeding
+        //# the retransmission timeout.
+        if t.rtx.is_empty() && t.last_send != Instant::ZERO && now.saturating_duration_since(t.last_send) > t.rto {
+            t.cong.on_idle_restart(super::INIT_CWND);
+            t.last_send = now;
+        }
         let cb = TcpCb::of(&self.pool, &r);
         let data = self.pool.len(&r) as u32;
         let mss = u32::from(t.mss);
@@ -412,7 +469,11 @@ impl<H: NfHooks> World<'_, H> {
             if quota < mss && quota < t.max_window / 2 {
                 return false;
             }
-            let at = if quota > mss { quota / mss * mss } else { quota };
+            // Whole segments, plus the partial one the window leaves when
+            // Nagle would let it go (Linux's tcp_mss_split_point).
+            let partial = quota % mss;
+            let nagle_holds = !t.nodelay && t.snd_nxt != t.snd_una;
+            let at = if quota > mss && partial != 0 && nagle_holds { quota - partial } else { quota };
             if !self.tcp_split_wq(t, r, at) {
                 return false;
             }
@@ -524,6 +585,7 @@ impl<H: NfHooks> World<'_, H> {
         let Ok(route) = self.route_output(r.ns, *r.remote.ip(), Some(*r.local.ip()), now) else { return };
         let Ok(skb) = self.pool.alloc_with_headroom(OwnerId::SYSTEM, HEADROOM) else { return };
         let built = self.pool.push(&skb, 20).map(|h| {
+            h.fill(0);
             let mut p = TcpPacket::new_unchecked(&mut h[..]);
             p.set_src_port(r.local.port());
             p.set_dst_port(r.remote.port());

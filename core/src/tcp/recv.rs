@@ -92,7 +92,11 @@ impl<H: NfHooks> World<'_, H> {
         let len = self.pool.len(&skb) as u32;
         let had_ooo = !t.ooo.is_empty();
         if len > 0 {
-            if self.pool.charge(&skb, c.rcv_owner).is_err() {
+            if self.tcp_try_coalesce(t, &skb) {
+                self.pool.free(skb);
+            } else if self.tcp_rmem_schedule(c, t, &skb) {
+                t.rcvq.push_back(&mut self.pool, skb);
+            } else {
                 self.pool.free(skb);
                 if let Some(n) = self.netns_mut(c.ns) {
                     n.stats.tcp_ext.TCPRcvQDrop += 1;
@@ -100,7 +104,6 @@ impl<H: NfHooks> World<'_, H> {
                 }
                 return self.tcp_send_ack(c, t, now);
             }
-            t.rcvq.push_back(&mut self.pool, skb);
             t.rcv_nxt += len;
         } else {
             self.pool.free(skb);
@@ -122,6 +125,49 @@ impl<H: NfHooks> World<'_, H> {
         } else if t.delack_at.is_none() {
             t.delack_at = Some(now + DELACK_MIN);
         }
+    }
+
+    /// Copy in-order data into the room left at the end of the last queued
+    /// packet, when it fits there whole (`tcp_try_coalesce`). A small
+    /// segment would otherwise hold a buffer of its own, while the window
+    /// we offer counts every buffer as a full segment. False when it does
+    /// not fit; the caller then queues the packet itself.
+    fn tcp_try_coalesce(&mut self, t: &Tcb, skb: &SkBuff) -> bool {
+        let Some(tail) = t.rcvq.back(&self.pool) else { return false };
+        let (at, len) = (self.pool.len(&tail), self.pool.len(skb));
+        if self.pool.is_cloned(&tail) || self.pool.tailroom(&tail) < len || self.pool.grow(&tail, len).is_err() {
+            return false;
+        }
+        if self.pool.copy_from_skb(&tail, at, skb, 0, len).is_err() {
+            let _ = self.pool.trim(&tail, at);
+            return false;
+        }
+        true
+    }
+
+    /// Charge in-order data to the receive buffer. When out-of-order data
+    /// fills it, that data goes, the highest first, until the segment fits
+    /// (`tcp_prune_ofo_queue`): otherwise the hole could never be filled and
+    /// the connection would stall for good. False when it still does not fit.
+    fn tcp_rmem_schedule(&mut self, c: &Conn, t: &mut Tcb, skb: &SkBuff) -> bool {
+        //= https://www.rfc-editor.org/rfc/rfc2018#section-8
+        //# the data receiver is permitted to discard data in its queue that
+        //# has not been acknowledged to the data sender, even if the data has
+        //# already been reported in a SACK option. Such discarding of SACKed
+        //# packets is discouraged, but may be used if the receiver runs out
+        //# of buffer space.
+        // Bounded: each pass frees one out-of-order packet.
+        for _ in 0..=t.ooo.len() {
+            if self.pool.charge(skb, c.rcv_owner).is_ok() {
+                return true;
+            }
+            let Some(last) = t.ooo.pop_back(&mut self.pool) else { return false };
+            self.pool.free(last);
+            if let Some(n) = self.netns_mut(c.ns) {
+                n.stats.tcp_ext.OfoPruned += 1;
+            }
+        }
+        false
     }
 
     /// Move what the out-of-order queue continues onto the receive queue

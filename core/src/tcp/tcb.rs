@@ -179,6 +179,12 @@ pub struct Tcb {
     pub cong: Congestion,
     /// Loss recovery, when under way.
     pub recovery: Option<Recovery>,
+    /// The window stopped sending in the current round trip.
+    pub cwnd_limited: bool,
+    /// Largest flight, in segments, in the current round trip.
+    pub max_packets_out: u32,
+    /// Where the current round trip of that measurement ends.
+    pub cwnd_usage_seq: Seq,
     /// Duplicate ACKs in a row.
     pub dupacks: u32,
     /// Highest sequence the peer SACKed.
@@ -277,6 +283,9 @@ impl Tcb {
             backoff: 0,
             cong: Congestion::new(algo, INIT_CWND),
             recovery: None,
+            cwnd_limited: false,
+            max_packets_out: 0,
+            cwnd_usage_seq: Seq(0),
             dupacks: 0,
             high_sacked: Seq(0),
             unacked_segs: 0,

@@ -13,14 +13,16 @@ use crate::socket::{Errno, SockId};
 use crate::time::Instant;
 
 impl<H: NfHooks> World<'_, H> {
-    /// Fire every TCP timer due by `now`.
+    /// Fire every TCP timer due by `now`. The socket table knows the
+    /// earliest timer ([`Self::tcp_put`] tells it), so this costs nothing
+    /// while none is due.
     pub(crate) fn tcp_timers(&mut self, now: Instant) {
-        for idx in 0..self.socks.capacity() {
-            let Some(id) = self.socks.id_at(idx as u16) else { continue };
-            let due = self.socks.get(id).and_then(|s| s.tcp.as_ref()).is_some_and(|t| tcb_due(t, now));
-            if due && let Some((c, mut t)) = self.tcp_take(id) {
+        for idx in 0..self.socks.timer_scan(now) {
+            if let Some(id) = self.socks.timer_due_at(idx, now)
+                && let Some((c, mut t)) = self.tcp_take(id)
+            {
                 self.tcp_fire(&c, &mut t, now);
-                self.tcp_put(c, t, now);
+                self.tcp_put(c, t);
             }
         }
         self.tcp_req_timers(now);
@@ -29,8 +31,12 @@ impl<H: NfHooks> World<'_, H> {
 
     /// The earliest TCP deadline.
     pub(crate) fn tcp_poll_at(&self) -> Option<Instant> {
-        let socks = self.socks.ids().filter_map(|id| self.socks.get(id)?.tcp.as_ref().and_then(tcb_next));
-        [socks.min(), self.reqs.poll_at(), self.tw.poll_at()].into_iter().flatten().min()
+        debug_assert_eq!(
+            self.socks.next_timer(),
+            self.socks.ids().filter_map(|id| self.socks.get(id)?.tcp.as_ref().and_then(tcb_next)).min(),
+            "the socket table's earliest timer is stale"
+        );
+        [self.socks.next_timer(), self.reqs.poll_at(), self.tw.poll_at()].into_iter().flatten().min()
     }
 
     fn tcp_fire(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
@@ -71,8 +77,24 @@ impl<H: NfHooks> World<'_, H> {
         if t.rtx.is_empty() {
             return;
         }
-        let first = *t.first_rtx.get_or_insert(now);
         let syn = t.rtx.front(&self.pool).is_some_and(|r| TcpCb::of(&self.pool, &r).flags & CB_SYN != 0);
+        if t.snd_wnd == 0 && !syn && !t.orphan && t.state.synchronized() {
+            // The peer shrank its window to zero under our data: the
+            // retransmissions are window probes, and a peer that answers
+            // them is alive however long it keeps the window shut. Only
+            // silence for RTO_MAX kills the connection (Linux's rule in
+            // tcp_retransmit_timer).
+            if now.saturating_duration_since(t.last_rcv) > super::RTO_MAX {
+                let e = t.soft_err.unwrap_or(Errno::TimedOut);
+                return self.tcp_fail(c, t, e);
+            }
+            self.tcp_enter_loss(c, t, now);
+            let _ = self.tcp_retransmit_head(c, t, now);
+            t.backoff = t.backoff.saturating_add(1);
+            t.rto_at = Some(now + t.rto_backed_off());
+            return;
+        }
+        let first = *t.first_rtx.get_or_insert(now);
         let limit = if syn { SYN_RETRIES } else { RETRIES2 };
         let user_timeout = !t.user_timeout.is_zero() && now.saturating_duration_since(first) >= t.user_timeout;
         if t.retransmits >= limit || user_timeout {
@@ -89,7 +111,7 @@ impl<H: NfHooks> World<'_, H> {
             n.stats.tcp_ext.TCPTimeouts += 1;
         }
         if !syn {
-            self.tcp_enter_loss(t, now);
+            self.tcp_enter_loss(c, t, now);
         }
         t.retransmits += 1;
         t.backoff = t.backoff.saturating_add(1);
@@ -97,7 +119,7 @@ impl<H: NfHooks> World<'_, H> {
         //# (5.4) Retransmit the earliest segment that has not been acknowledged
         //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer")
         //# (5.6) Start the retransmission timer, such that it expires after RTO seconds
-        let _ = self.tcp_transmit_queued(c, t, None, now, true);
+        let _ = self.tcp_retransmit_head(c, t, now);
         if !syn && let Some(n) = self.netns_mut(c.ns) {
             n.stats.tcp_ext.TCPSlowStartRetrans += 1;
         }
@@ -177,7 +199,7 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Put a control block back; a connection that is over is released.
-    pub(crate) fn tcp_put(&mut self, c: Conn, mut t: Tcb, now: Instant) {
+    pub(crate) fn tcp_put(&mut self, c: Conn, mut t: Tcb) {
         let gone = t.state == TcpState::Closed && t.orphan;
         if gone {
             t.purge(&mut self.pool);
@@ -190,11 +212,12 @@ impl<H: NfHooks> World<'_, H> {
         if t.state == TcpState::Closed {
             self.socks.ehash_remove(c.id);
         }
-        let _ = now;
+        let at = tcb_next(&t);
         match self.socks.get_mut(c.id) {
             Some(s) => s.tcp = Some(t),
-            None => t.purge(&mut self.pool),
+            None => return t.purge(&mut self.pool),
         }
+        self.socks.set_timer(c.id, at);
     }
 
     /// The connection failed with `e`: report it, drop its queues, CLOSED.
@@ -245,7 +268,7 @@ impl<H: NfHooks> World<'_, H> {
         }
         t.orphan = true;
         self.tcp_fail(&c, &mut t, Errno::ConnReset);
-        self.tcp_put(c, t, now);
+        self.tcp_put(c, t);
         Ok(())
     }
 
@@ -263,10 +286,7 @@ impl<H: NfHooks> World<'_, H> {
     }
 }
 
-fn tcb_next(t: &Tcb) -> Option<Instant> {
+/// The earliest of a connection's timers.
+pub(crate) fn tcb_next(t: &Tcb) -> Option<Instant> {
     [t.rto_at, t.delack_at, t.persist_at, t.idle_at, t.linger_at].into_iter().flatten().min()
-}
-
-fn tcb_due(t: &Tcb, now: Instant) -> bool {
-    tcb_next(t).is_some_and(|d| d <= now)
 }

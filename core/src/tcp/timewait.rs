@@ -16,7 +16,7 @@ use crate::netfilter::NfHooks;
 use crate::netns::NsId;
 use crate::netns::World;
 use crate::skb::{OwnerId, SkBuff};
-use crate::time::Instant;
+use crate::time::{Earliest, Instant};
 
 /// A connection in TIME-WAIT: 36 bytes.
 #[derive(Clone, Copy, Debug)]
@@ -52,7 +52,7 @@ impl TwSock {
     }
 
     /// Wait the full time again from `now`.
-    pub fn restart(&mut self, now: Instant) {
+    fn restart(&mut self, now: Instant) {
         self.expires_s = secs_up(now + super::TIME_WAIT);
     }
 }
@@ -78,18 +78,30 @@ pub struct TwTable<'a> {
     buckets: &'a mut [u16],
     /// Entries dropped early because the table was full.
     pub overflows: u64,
+    /// When the first entry expires.
+    earliest: Earliest,
 }
 
 impl<'a> TwTable<'a> {
     /// A table over `slots` and `buckets`.
     pub fn new(slots: &'a mut [Option<TwSock>], buckets: &'a mut [u16]) -> Self {
-        TwTable { slots, buckets, overflows: 0 }
+        let mut earliest = Earliest::NONE;
+        earliest.set(slots.iter().flatten().map(TwSock::expires));
+        TwTable { slots, buckets, overflows: 0, earliest }
     }
 
     /// Forget every entry (the world is shutting down).
     pub fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
         self.buckets.iter_mut().for_each(|b| *b = NIL);
+        self.earliest = Earliest::NONE;
+    }
+
+    /// An entry's expiry changed from `old` to `new`.
+    fn retime(&mut self, old: Option<Instant>, new: Option<Instant>) {
+        if !self.earliest.update(old, new) {
+            self.earliest.set(self.slots.iter().flatten().map(TwSock::expires));
+        }
     }
 
     /// Entries in TIME-WAIT.
@@ -135,6 +147,7 @@ impl<'a> TwTable<'a> {
             }
         };
         let b = bucket(ns, local, remote, self.buckets.len());
+        let expires_s = secs_up(expires);
         self.slots[i] = Some(TwSock {
             local,
             remote,
@@ -142,12 +155,13 @@ impl<'a> TwTable<'a> {
             rcv_nxt,
             ts_recent: ts_recent.unwrap_or(0),
             ts_offset,
-            expires_s: secs_up(expires),
+            expires_s,
             next: self.buckets[b],
             ns,
             has_ts: ts_recent.is_some(),
         });
         self.buckets[b] = i as u16;
+        self.retime(None, Some(Instant::from_secs(u64::from(expires_s))));
     }
 
     /// The entry for a 4-tuple.
@@ -174,42 +188,60 @@ impl<'a> TwTable<'a> {
         self.slots.get(i)?.as_ref()
     }
 
-    /// Entry `i`, for changing.
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut TwSock> {
-        self.slots.get_mut(i)?.as_mut()
+    /// Entry `i` waits the full time again from `now` (the peer resent
+    /// its FIN).
+    pub fn restart(&mut self, i: usize, now: Instant) {
+        let Some(t) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
+        let old = t.expires();
+        t.restart(now);
+        let new = t.expires();
+        self.retime(Some(old), Some(new));
     }
 
     /// Remove entry `i`.
     pub fn remove_at(&mut self, i: usize) {
-        let Some(t) = self.slots.get_mut(i).and_then(Option::take) else { return };
+        if let Some(t) = self.unlink(i) {
+            self.retime(Some(t.expires()), None);
+        }
+    }
+
+    /// Take entry `i` out of its slot and its hash chain.
+    fn unlink(&mut self, i: usize) -> Option<TwSock> {
+        let t = self.slots.get_mut(i).and_then(Option::take)?;
         let b = bucket(t.ns, t.local, t.remote, self.buckets.len());
         if usize::from(self.buckets[b]) == i {
             self.buckets[b] = t.next;
-            return;
+            return Some(t);
         }
         let mut p = self.buckets[b];
         for _ in 0..self.slots.len() {
-            let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { return };
+            let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { break };
             if usize::from(prev.next) == i {
                 prev.next = t.next;
-                return;
+                break;
             }
             p = prev.next;
         }
+        Some(t)
     }
 
     /// Remove every entry that expired by `now`.
     pub fn expire(&mut self, now: Instant) {
+        if !self.earliest.due(now) {
+            return;
+        }
         for i in 0..self.slots.len() {
             if self.slots[i].is_some_and(|t| t.expires() <= now) {
-                self.remove_at(i);
+                self.unlink(i);
             }
         }
+        self.earliest.set(self.slots.iter().flatten().map(TwSock::expires));
     }
 
     /// When the next entry expires.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.slots.iter().flatten().map(TwSock::expires).min()
+        debug_assert_eq!(self.earliest.get(), self.slots.iter().flatten().map(TwSock::expires).min());
+        self.earliest.get()
     }
 
     /// True when a TIME-WAIT entry holds this local port in `ns`.
@@ -250,11 +282,9 @@ impl<H: NfHooks> World<'_, H> {
             self.tw.remove_at(i);
             return self.tcp_listen_rcv(l, seg, Some(tw.snd_nxt), now);
         }
-        if seg.fin()
-            && let Some(t) = self.tw.get_mut(i)
-        {
+        if seg.fin() {
             // The peer did not hear our ACK of its FIN: ACK again, wait again.
-            t.restart(now);
+            self.tw.restart(i, now);
         }
         if !seg.is_empty() || seg.fin() || !seg.has_ack() || seg.ack != tw.snd_nxt {
             self.tcp_tw_ack(&tw, now);
