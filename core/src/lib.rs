@@ -12,6 +12,8 @@
 //!   and the software fallbacks for offloads: checksums, GSO and GRO.
 //! - [`ip`]: IPv4 routing (the FIB), input, forwarding, output, ICMP.
 //! - [`netns`]: network namespaces and the world that holds them.
+//! - [`netlink`]: rtnetlink-format messages that configure the world and
+//!   report its changes.
 //! - [`time`]: time is an argument; the core never reads a clock.
 //!
 //! The crate is `#![no_std]`, uses no `alloc`, and forbids `unsafe`. Memory
@@ -24,6 +26,7 @@ pub mod hash;
 pub mod ip;
 pub mod neigh;
 pub mod netfilter;
+pub mod netlink;
 pub mod netns;
 pub mod skb;
 pub mod socket;

@@ -217,6 +217,11 @@ mib!(
         TCPKeepAlive = "TCPKeepAlive",
         /// ACKs for data we never sent, dropped.
         TCPACKSkippedSeq = "TCPACKSkippedSeq",
+        /// Out-of-order packets discarded to make room for in-order data.
+        OfoPruned = "OfoPruned",
+        /// Retransmission timeouts that found the peer had discarded data it
+        /// had SACKed (reneging): the SACK marks were forgotten.
+        TCPSACKReneging = "TCPSACKReneging",
     }
 );
 

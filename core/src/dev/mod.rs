@@ -14,10 +14,16 @@
 //! checksums, segment GSO super-packets ([`gso`]), linearize chains for
 //! devices without scatter-gather. On receive, [`gro`] merges consecutive
 //! TCP segments of a flow within one poll when the device has no LRO.
+//!
+//! Beside drivers, the world owns devices of its own: [`loopback`], the
+//! ends of [`veth`] pairs that join namespaces, and [`bridge`]s (learning
+//! switches whose ports are other interfaces).
 
+pub mod bridge;
 pub mod gro;
 pub mod gso;
 pub mod loopback;
+pub mod veth;
 pub mod xmit;
 
 use crate::skb::{SkBuff, SkbPool, SkbQueue};

@@ -11,6 +11,7 @@ use crate::dev::gro::Gro;
 use crate::dev::loopback::Loopback;
 use crate::ip::fib::{FibError, Route, RouteKind, RouteProto, RouteScope, RouteTable, mask};
 use crate::netfilter::NfHooks;
+use crate::netlink::notify::RtEvent;
 use crate::skb::{IfIndex, SkbError, SkbQueue};
 use crate::stats::NetStats;
 use crate::time::Instant;
@@ -146,6 +147,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         let slot = self.ns.iter().position(Option::is_none).ok_or(NetnsError::Full)?;
         let id = NsId(slot as u8);
         let seed = self.keyed_hash(&[b'n', slot as u8]);
+        self.dev_seq = self.dev_seq.wrapping_add(1);
         self.ns[slot] = Some(Namespace {
             name: n,
             sysctl: Sysctl::default(),
@@ -157,6 +159,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             port_cursor: (seed >> 16) as u32,
             challenge_sec: 0,
             challenge_count: 0,
+            cookie: self.dev_seq,
         });
         let lo = match self.add_iface_inner(id, "lo", Device::Loopback(Loopback::new(256))) {
             Ok(lo) => lo,
@@ -168,6 +171,8 @@ impl<'a, H: NfHooks> World<'a, H> {
         if let Some(n) = self.netns_mut(id) {
             n.lo = lo;
         }
+        self.events.push(RtEvent::Netns { deleted: false, id, name: Name::try_from(ns_name).unwrap_or_default() });
+        self.notify_link(lo, false);
         self.set_link_up(lo, true)?;
         self.add_addr(lo, Ipv4Addr::LOCALHOST, 8)?;
         Ok(id)
@@ -214,7 +219,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.add_iface_inner(ns, if_name, Device::Driver(dev))
     }
 
-    fn add_iface_inner(&mut self, ns: NsId, if_name: &str, dev: Device<'a>) -> Result<IfIndex, NetnsError> {
+    pub(super) fn add_iface_inner(&mut self, ns: NsId, if_name: &str, dev: Device<'a>) -> Result<IfIndex, NetnsError> {
         let n = name(if_name)?;
         if self.netns(ns).is_none() {
             return Err(NetnsError::NotFound);
@@ -224,6 +229,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         }
         let slot = self.ifaces.iter().position(Option::is_none).ok_or(NetnsError::Full)?;
         let mtu = dev.get().mtu();
+        self.switched |= matches!(dev, Device::Veth(_) | Device::Bridge(_));
         self.ifaces[slot] = Some(Iface {
             ns,
             name: n,
@@ -233,7 +239,9 @@ impl<'a, H: NfHooks> World<'a, H> {
             addrs: heapless::Vec::new(),
             backlog: SkbQueue::new(),
             gro: Gro::new(),
+            gro_enabled: true,
             tx_dropped: 0,
+            master: 0,
         });
         Ok(slot as IfIndex + 1)
     }
@@ -285,6 +293,7 @@ impl<'a, H: NfHooks> World<'a, H> {
     pub fn set_link_up(&mut self, ifindex: IfIndex, up: bool) -> Result<(), NetnsError> {
         let slot = usize::from(ifindex).checked_sub(1).ok_or(NetnsError::NotFound)?;
         let i = self.ifaces.get_mut(slot).and_then(Option::as_mut).ok_or(NetnsError::NotFound)?;
+        let changed = i.up != up;
         if up && !i.up {
             i.dev.get_mut().open(&mut self.pool).map_err(NetnsError::Device)?;
         }
@@ -300,7 +309,24 @@ impl<'a, H: NfHooks> World<'a, H> {
             self.neigh.flush_iface(&mut self.pool, ifindex);
         }
         self.fib.invalidate();
+        if changed {
+            self.link_changed(ifindex);
+        }
         Ok(())
+    }
+
+    /// Turn software GRO on or off for an interface (`ethtool -K dev gro
+    /// on|off`; on by default). Off, every received packet climbs the stack
+    /// as it came from the device. A device that merges segments itself
+    /// (LRO) does so either way.
+    pub fn set_gro(&mut self, ifindex: IfIndex, on: bool) -> Result<(), NetnsError> {
+        self.iface_mut(ifindex).ok_or(NetnsError::NotFound)?.gro_enabled = on;
+        Ok(())
+    }
+
+    /// An interface's software GRO counters.
+    pub fn gro_stats(&self, ifindex: IfIndex) -> Option<crate::dev::gro::GroStats> {
+        self.iface(ifindex).map(|i| i.gro.stats())
     }
 
     /// Change an interface's MTU (`ip link set ... mtu`), at most the device's.
@@ -327,6 +353,11 @@ impl<'a, H: NfHooks> World<'a, H> {
             return Err(NetnsError::Exists);
         }
         i.addrs.push(a).map_err(|_| NetnsError::Full)?;
+        let label = i.name.clone();
+        // On the loopback the whole prefix is local (`local 127.0.0.0/8`),
+        // as Linux's `fib_add_ifaddr` makes it.
+        let lo = matches!(i.dev, Device::Loopback(_));
+        self.events.push(RtEvent::Addr { deleted: false, ns, ifindex, label, addr: a });
         let kernel = |dst, len, kind, table, scope| Route {
             dst,
             prefix_len: len,
@@ -346,13 +377,18 @@ impl<'a, H: NfHooks> World<'a, H> {
             let _ = routes.push(kernel(b, 32, RouteKind::Broadcast, RouteTable::Local, RouteScope::Link));
         }
         if prefix_len < 32 {
-            let _ =
-                routes.push(kernel(a.network(), prefix_len, RouteKind::Unicast, RouteTable::Main, RouteScope::Link));
+            let (kind, table, scope) = if lo {
+                (RouteKind::Local, RouteTable::Local, RouteScope::Host)
+            } else {
+                (RouteKind::Unicast, RouteTable::Main, RouteScope::Link)
+            };
+            let _ = routes.push(kernel(a.network(), prefix_len, kind, table, scope));
         }
         for r in routes {
             match self.fib.add(ns, r) {
+                Ok(()) => self.events.push(RtEvent::Route { deleted: false, ns, route: r }),
                 // A second address in the same subnet shares the routes.
-                Ok(()) | Err(FibError::Exists) => {}
+                Err(FibError::Exists) => {}
                 Err(e) => {
                     let _ = self.del_addr(ifindex, addr);
                     return Err(e.into());
@@ -370,13 +406,28 @@ impl<'a, H: NfHooks> World<'a, H> {
         let gone = i.addrs.remove(pos);
         let ns = i.ns;
         let still = i.addrs.clone();
-        self.fib.remove_where(ns, |r| {
+        let label = i.name.clone();
+        self.events.push(RtEvent::Addr { deleted: true, ns, ifindex, label, addr: gone });
+        let doomed = |r: &Route| {
             r.oif == ifindex
                 && r.proto == RouteProto::Kernel
                 && r.prefsrc == Some(addr)
-                && !(r.kind == RouteKind::Unicast
+                && !(gone.prefix_len < 32
+                    && r.prefix_len == gone.prefix_len
+                    && r.dst == gone.network()
                     && still.iter().any(|o| o.prefix_len == gone.prefix_len && o.contains(gone.addr)))
-        });
+        };
+        // An address brings at most three routes (local, broadcast, subnet).
+        let mut routes: heapless::Vec<Route, 4> = heapless::Vec::new();
+        for r in self.fib.routes(ns).filter(|r| doomed(r)) {
+            let _ = routes.push(*r);
+        }
+        for r in routes {
+            if self.fib.del(ns, r.dst, r.prefix_len, |x| *x == r).is_ok() {
+                self.events.push(RtEvent::Route { deleted: true, ns, route: r });
+            }
+        }
+        self.fib.remove_where(ns, doomed);
         // Routes through a gateway that is no longer on any subnet stay, as
         // Linux keeps them (they stop matching once their device has no way
         // to reach the gateway).
@@ -398,7 +449,9 @@ impl<'a, H: NfHooks> World<'a, H> {
         if self.netns(ns).is_none() || (route.oif != 0 && self.iface(route.oif).is_none_or(|i| i.ns != ns)) {
             return Err(NetnsError::NotFound);
         }
-        Ok(self.fib.add(ns, route)?)
+        self.fib.add(ns, route)?;
+        self.events.push(RtEvent::Route { deleted: false, ns, route });
+        Ok(())
     }
 
     /// Add a route to `dst/prefix_len` via `gateway` (`ip route add ... via G`),
@@ -425,7 +478,9 @@ impl<'a, H: NfHooks> World<'a, H> {
         prefix_len: u8,
         matches: impl Fn(&Route) -> bool,
     ) -> Result<Route, NetnsError> {
-        Ok(self.fib.del(ns, dst, prefix_len, matches)?)
+        let route = self.fib.del(ns, dst, prefix_len, matches)?;
+        self.events.push(RtEvent::Route { deleted: true, ns, route });
+        Ok(route)
     }
 
     /// Every route of `ns` (`ip route show table all`).

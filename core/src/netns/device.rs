@@ -1,13 +1,20 @@
-//! What an interface drives: a built-in device the world owns, or a driver
-//! (a NIC, the simulated NIC, a host bridge) the application owns and lends.
+//! What an interface drives: a built-in device the world owns (loopback,
+//! veth ends, bridges), or a driver (a NIC, the simulated NIC, a host
+//! bridge) the application owns and lends.
 
 use crate::dev::NetDevice;
+use crate::dev::bridge::Bridge;
 use crate::dev::loopback::Loopback;
+use crate::dev::veth::Veth;
 
 /// An interface's device.
 pub enum Device<'a> {
     /// The namespace's loopback, owned by the world.
     Loopback(Loopback),
+    /// One end of a veth pair, owned by the world.
+    Veth(Veth),
+    /// A bridge, owned by the world.
+    Bridge(Bridge),
     /// A driver lent by the application for the world's lifetime.
     Driver(&'a mut dyn NetDevice),
 }
@@ -17,6 +24,8 @@ impl Device<'_> {
     pub fn get(&self) -> &dyn NetDevice {
         match self {
             Device::Loopback(lo) => lo,
+            Device::Veth(v) => v,
+            Device::Bridge(b) => b,
             Device::Driver(d) => &**d,
         }
     }
@@ -25,6 +34,8 @@ impl Device<'_> {
     pub fn get_mut(&mut self) -> &mut dyn NetDevice {
         match self {
             Device::Loopback(lo) => lo,
+            Device::Veth(v) => v,
+            Device::Bridge(b) => b,
             Device::Driver(d) => &mut **d,
         }
     }

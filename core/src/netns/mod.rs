@@ -20,7 +20,9 @@
 
 mod config;
 mod device;
+mod links;
 mod poll;
+mod switch;
 mod xmit;
 
 pub use config::{IfAddr, IfInfo, NetnsError, Sysctl};
@@ -28,12 +30,14 @@ pub use device::Device;
 
 use core::net::Ipv4Addr;
 
+use crate::dev::bridge::{Fdb, FdbEntry};
 use crate::dev::gro::Gro;
 use crate::ip::fib::{Fib, FibStorage};
 use crate::ip::pmtu::{PmtuCache, PmtuEntry};
 use crate::ip::reasm::{ReasmSlot, Reassembly};
 use crate::neigh::{NeighTable, Neighbour};
 use crate::netfilter::NfHooks;
+use crate::netlink::notify::{Event, EventLog};
 use crate::skb::{IfIndex, OwnerId, SkbPool, SkbQueue};
 use crate::socket::{SockSlot, SockTable};
 use crate::stats::NetStats;
@@ -77,6 +81,9 @@ pub struct Namespace {
     /// RFC 5961 challenge ACKs: the second counted and how many went out in it.
     pub(crate) challenge_sec: u64,
     pub(crate) challenge_count: u32,
+    /// Different for every namespace the world ever made (Linux's
+    /// `net_cookie`): a namespace made later in the same slot is another one.
+    pub(crate) cookie: u32,
 }
 
 /// One interface: a device in a namespace, with its IPv4 configuration,
@@ -90,13 +97,20 @@ pub struct Iface<'a> {
     pub(crate) addrs: heapless::Vec<IfAddr, ADDRS_PER_IFACE>,
     pub(crate) backlog: SkbQueue,
     pub(crate) gro: Gro<8>,
+    /// Software GRO is on (`ethtool -K dev gro on`, the default).
+    pub(crate) gro_enabled: bool,
     pub(crate) tx_dropped: u64,
+    /// The bridge this interface is a port of (0: none).
+    pub(crate) master: IfIndex,
 }
 
 /// Memory for a world of `NS` namespaces, `IFACES` interfaces, `ROUTES`
 /// routes, `NEIGH` neighbours and `SOCKS` sockets, with `REASM` reassembly
 /// slots, `PMTU` path-MTU entries and `TW` TCP connections in TIME-WAIT.
 /// TCP handshakes in progress get as many entries as there are sockets.
+/// The last `EVENTS` configuration changes are kept for netlink subscribers
+/// ([`crate::netlink::notify`]), and bridges learn up to `FDB` addresses
+/// between them ([`crate::dev::bridge::Fdb`]).
 pub struct WorldStorage<
     'a,
     const NS: usize,
@@ -107,6 +121,8 @@ pub struct WorldStorage<
     const REASM: usize,
     const PMTU: usize,
     const TW: usize,
+    const EVENTS: usize = 64,
+    const FDB: usize = 64,
 > {
     ns: [Option<Namespace>; NS],
     ifaces: [Option<Iface<'a>>; IFACES],
@@ -122,6 +138,8 @@ pub struct WorldStorage<
     req_buckets: [u16; SOCKS],
     tw: [Option<TwSock>; TW],
     tw_buckets: [u16; TW],
+    events: [Option<Event>; EVENTS],
+    fdb: [Option<FdbEntry>; FDB],
 }
 
 impl<
@@ -134,7 +152,9 @@ impl<
     const REASM: usize,
     const PMTU: usize,
     const TW: usize,
-> WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW>
+    const EVENTS: usize,
+    const FDB: usize,
+> WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW, EVENTS, FDB>
 {
     /// Empty storage.
     pub const fn new() -> Self {
@@ -145,6 +165,7 @@ impl<
             assert!(SOCKS >= 1 && SOCKS < u16::MAX as usize);
             assert!(REASM >= 1 && PMTU >= 1);
             assert!(TW >= 1 && TW < u16::MAX as usize);
+            assert!(EVENTS >= 1 && FDB >= 1);
         }
         WorldStorage {
             ns: [const { None }; NS],
@@ -161,6 +182,8 @@ impl<
             req_buckets: [u16::MAX; SOCKS],
             tw: [const { None }; TW],
             tw_buckets: [u16::MAX; TW],
+            events: [const { None }; EVENTS],
+            fdb: [None; FDB],
         }
     }
 }
@@ -175,7 +198,9 @@ impl<
     const REASM: usize,
     const PMTU: usize,
     const TW: usize,
-> Default for WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW>
+    const EVENTS: usize,
+    const FDB: usize,
+> Default for WorldStorage<'a, NS, IFACES, ROUTES, NEIGH, SOCKS, REASM, PMTU, TW, EVENTS, FDB>
 {
     fn default() -> Self {
         Self::new()
@@ -199,12 +224,25 @@ pub struct World<'a, H: NfHooks = ()> {
     pub(crate) reqs: ReqTable<'a>,
     pub(crate) tw: TwTable<'a>,
     pub(crate) hooks: H,
+    /// The rule tables and connection table, once attached
+    /// ([`World::attach_nft`]).
+    pub(crate) nft: Option<crate::netfilter::Nft<'a>>,
     pub(crate) secret: [u8; 16],
     pub(crate) now: Instant,
     /// Memory the reassembly queues may hold (Linux's `ipfrag_high_thresh`).
     pub(crate) reasm_owner: OwnerId,
     /// Memory packets waiting for a neighbour may hold.
     pub(crate) neigh_owner: OwnerId,
+    /// Recent configuration changes, for netlink subscribers.
+    pub(crate) events: EventLog<'a>,
+    /// What every bridge learned.
+    pub(crate) fdb: Fdb<'a>,
+    /// Objects the world made so far (namespaces, veth ends, bridges): a
+    /// counter that keys hardware addresses and namespace cookies.
+    pub(crate) dev_seq: u32,
+    /// A veth end or a bridge was ever added: until then the switch has
+    /// nothing to carry and costs nothing per poll.
+    pub(crate) switched: bool,
 }
 
 impl<'a> World<'a, ()> {
@@ -221,8 +259,10 @@ impl<'a> World<'a, ()> {
         const RS: usize,
         const PM: usize,
         const TW: usize,
+        const EV: usize,
+        const FD: usize,
     >(
-        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW>,
+        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW, EV, FD>,
         pool: SkbPool<'a>,
         secret: [u8; 16],
     ) -> Result<World<'a, ()>, NetnsError> {
@@ -241,8 +281,10 @@ impl<'a, H: NfHooks> World<'a, H> {
         const RS: usize,
         const PM: usize,
         const TW: usize,
+        const EV: usize,
+        const FD: usize,
     >(
-        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW>,
+        storage: &'a mut WorldStorage<'a, NS, IF, RT, NB, SK, RS, PM, TW, EV, FD>,
         mut pool: SkbPool<'a>,
         secret: [u8; 16],
         hooks: H,
@@ -261,10 +303,15 @@ impl<'a, H: NfHooks> World<'a, H> {
             reqs: ReqTable::new(&mut storage.reqs, &mut storage.req_buckets),
             tw: TwTable::new(&mut storage.tw, &mut storage.tw_buckets),
             hooks,
+            nft: None,
             secret,
             now: Instant::ZERO,
             reasm_owner,
             neigh_owner,
+            events: EventLog::new(&mut storage.events),
+            fdb: Fdb::new(&mut storage.fdb),
+            dev_seq: 0,
+            switched: false,
         };
         w.add_netns("init_net")?;
         Ok(w)

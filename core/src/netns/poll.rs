@@ -18,11 +18,13 @@ impl<H: NfHooks> World<'_, H> {
     pub fn poll(&mut self, now: Instant) -> usize {
         self.now = now;
         let mut received = 0;
+        self.switch_xfer(now);
         for slot in 0..self.ifaces.len() {
             received += self.poll_iface(slot as IfIndex + 1, now);
         }
         self.run_timers(now);
         self.flush_backlogs(now);
+        self.switch_xfer(now);
         received
     }
 
@@ -37,14 +39,19 @@ impl<H: NfHooks> World<'_, H> {
         };
         for i in self.ifaces.iter().flatten() {
             let dev = i.dev.get();
-            if super::xmit::has_backlog(i) || (i.up && matches!(i.dev, Device::Loopback(_)) && dev.napi_scheduled()) {
+            let own = matches!(i.dev, Device::Loopback(_) | Device::Veth(_));
+            if super::xmit::has_backlog(i) || (i.up && own && dev.napi_scheduled()) {
                 earliest(Some(self.now));
             }
             earliest(dev.poll_at());
         }
+        if self.switch_pending() {
+            earliest(Some(self.now));
+        }
         earliest(self.neigh.poll_at());
         earliest(self.reasm.poll_at());
         earliest(self.tcp_poll_at());
+        earliest(self.nft_poll_at());
         at
     }
 
@@ -65,7 +72,7 @@ impl<H: NfHooks> World<'_, H> {
             return 0;
         }
         let medium = dev.medium();
-        let use_gro = !dev.features().lro;
+        let use_gro = iface.gro_enabled && !dev.features().lro;
         let mut rx = SkbQueue::new();
         let got = dev.poll_rx(&mut self.pool, now, usize::from(budget), &mut rx);
         let mut up = SkbQueue::new();
@@ -87,13 +94,15 @@ impl<H: NfHooks> World<'_, H> {
 
     /// A received frame enters the stack (`netif_receive_skb`,
     /// `eth_type_trans`).
-    fn netif_receive(&mut self, ns: NsId, ifindex: IfIndex, medium: Medium, skb: SkBuff, now: Instant) {
+    pub(super) fn netif_receive(&mut self, ns: NsId, ifindex: IfIndex, medium: Medium, skb: SkBuff, now: Instant) {
         if let Ok(m) = self.pool.meta_mut(&skb) {
             m.iif = ifindex;
         }
         if medium == Medium::Ip {
             return self.ip_rcv(ns, ifindex, skb, now);
         }
+        // A bridge port's frames belong to the bridge.
+        let Some(skb) = self.br_handle_frame(ifindex, skb, now) else { return };
         let our = self.hw_addr(ifindex);
         let frame = EthernetFrame::new_checked(self.pool.data(&skb))
             .map(|f| (f.dst(), f.ethertype(), f.header_len(), f.vlan()));
@@ -162,7 +171,9 @@ impl<H: NfHooks> World<'_, H> {
             }
         }
         self.pmtu.expire(now);
+        self.fdb.expire(now);
         self.tcp_timers(now);
+        self.nft_timers(now);
     }
 
     /// Take the world down: close sockets, free every queue, set every
@@ -180,8 +191,11 @@ impl<H: NfHooks> World<'_, H> {
                 let mut q = SkbQueue::new();
                 i.gro.flush(&mut self.pool, &mut q);
                 q.purge(&mut self.pool);
-                if let Device::Loopback(lo) = &mut i.dev {
-                    lo.purge(&mut self.pool);
+                match &mut i.dev {
+                    Device::Loopback(lo) => lo.purge(&mut self.pool),
+                    Device::Veth(v) => v.purge(&mut self.pool),
+                    Device::Bridge(b) => b.purge(&mut self.pool),
+                    Device::Driver(_) => {}
                 }
             }
         }

@@ -1,0 +1,538 @@
+//! The netlink interface of a whole world: the seed's configuration as
+//! messages, replies and their numbers, hostile requests (each refused
+//! with an error and nothing changed), dumps across small buffers, and
+//! notifications with their overflow.
+
+use core::net::Ipv4Addr;
+
+use super::addr::{AddrMsg, IfAddrMsg};
+use super::family::NsMsg;
+use super::link::{IfInfoMsg, LinkKind, LinkMsg, NetnsRef, VethPeer};
+use super::msg::{NlHeader, NlWriter, NoRoom, messages};
+use super::route::{RouteMsg, RtMsg};
+use super::uapi::*;
+use super::{NlSock, REPLY_ROOM};
+use crate::netns::{Name, NsId, SmallWorldStorage, World};
+use crate::skb::{PoolStorage, SkbPool};
+
+fn world() -> World<'static> {
+    let storage = Box::leak(Box::new(SmallWorldStorage::new()));
+    let pool = SkbPool::new(Box::leak(Box::new(PoolStorage::<512, 256, 2048, 64>::new())));
+    World::new(storage, pool, [7; 16]).unwrap()
+}
+
+fn name(s: &str) -> Option<Name> {
+    Some(Name::try_from(s).unwrap())
+}
+
+/// One message.
+fn msg(ty: u16, flags: u16, seq: u32, body: impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom>) -> Vec<u8> {
+    let mut buf = vec![0u8; 1024];
+    let mut w = NlWriter::new(&mut buf);
+    let m = w.begin(ty, flags | NLM_F_REQUEST, seq, 0).unwrap();
+    body(&mut w).unwrap();
+    w.end(m);
+    let n = w.len();
+    buf.truncate(n);
+    buf
+}
+
+/// Send and read every reply, dumps to their end.
+fn talk(w: &mut World<'static>, sock: &mut NlSock, req: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 4096];
+    let mut replies = Vec::new();
+    let mut rest = req;
+    for _ in 0..1000 {
+        if sock.dumping() {
+            let n = w.netlink_recv(sock, &mut out).unwrap();
+            replies.extend_from_slice(&out[..n]);
+        } else if rest.is_empty() {
+            break;
+        } else {
+            let s = w.netlink_send(sock, rest, &mut out).unwrap();
+            replies.extend_from_slice(&out[..s.written]);
+            rest = &rest[s.consumed..];
+        }
+    }
+    replies
+}
+
+/// The errno of every `NLMSG_ERROR` in `replies` (0: an acknowledgement),
+/// checking that each carries `seq` and the socket's port id.
+fn errors(replies: &[u8], seq: u32, pid: u32) -> Vec<i32> {
+    messages(replies)
+        .map(Result::unwrap)
+        .filter(|m| m.header.ty == NLMSG_ERROR)
+        .map(|m| {
+            assert_eq!((m.header.seq, m.header.pid), (seq, pid), "reply numbers");
+            -i32::from_ne_bytes(m.payload[..4].try_into().unwrap())
+        })
+        .collect()
+}
+
+fn veth(a: &str, b: &str, peer_ns: Option<u32>) -> impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom> {
+    let m = LinkMsg {
+        name: name(a),
+        kind: Some(LinkKind::Veth),
+        peer: Some(VethPeer { name: name(b), netns: peer_ns.map(NetnsRef::Fd), ..VethPeer::default() }),
+        ..LinkMsg::default()
+    };
+    move |w| m.emit(w)
+}
+
+fn set_link(index: u16, f: impl FnOnce(&mut LinkMsg)) -> impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom> {
+    let mut m = LinkMsg { header: IfInfoMsg { index: i32::from(index), ..IfInfoMsg::default() }, ..LinkMsg::default() };
+    f(&mut m);
+    move |w| m.emit(w)
+}
+
+fn up(m: &mut LinkMsg) {
+    m.header.flags = IFF_UP;
+    m.header.change = IFF_UP;
+}
+
+fn addr(index: u16, a: Ipv4Addr, len: u8) -> impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom> {
+    let m = AddrMsg {
+        header: IfAddrMsg { family: AF_INET, prefix_len: len, index: u32::from(index), ..IfAddrMsg::default() },
+        local: Some(a),
+        address: Some(a),
+        ..AddrMsg::default()
+    };
+    move |w| m.emit(w)
+}
+
+const CREATE: u16 = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+
+/// The seed's example, as messages: ns1, a veth pair with one end moved
+/// there, addresses, links up. Returns (veth0, veth1, ns1).
+fn seed(w: &mut World<'static>) -> (u16, u16, NsId) {
+    let mut s = w.netlink_socket(NsId::INIT, 100).unwrap();
+    let r = talk(w, &mut s, &msg(SKBNET_NEWNS, CREATE, 1, |w| NsMsg { id: -1, name: name("ns1") }.emit(w)));
+    assert_eq!(errors(&r, 1, 100), [0]);
+    let ns1 = w.netns_by_name("ns1").unwrap();
+    let r = talk(w, &mut s, &msg(RTM_NEWLINK, CREATE, 2, veth("veth0", "veth1", None)));
+    assert_eq!(errors(&r, 2, 100), [0]);
+    let (v0, v1) = (w.iface_by_name(NsId::INIT, "veth0").unwrap(), w.iface_by_name(NsId::INIT, "veth1").unwrap());
+    let r = talk(
+        w,
+        &mut s,
+        &msg(RTM_NEWLINK, NLM_F_ACK, 3, set_link(v1, |m| m.netns = Some(NetnsRef::Fd(u32::from(ns1.0))))),
+    );
+    assert_eq!(errors(&r, 3, 100), [0]);
+    assert_eq!(w.iface_by_name(ns1, "veth1"), Some(v1));
+    let r = talk(w, &mut s, &msg(RTM_NEWADDR, CREATE, 4, addr(v0, Ipv4Addr::new(192, 168, 76, 1), 24)));
+    assert_eq!(errors(&r, 4, 100), [0]);
+    let r = talk(w, &mut s, &msg(RTM_NEWLINK, NLM_F_ACK, 5, set_link(v0, up)));
+    assert_eq!(errors(&r, 5, 100), [0]);
+    let mut s1 = w.netlink_socket(ns1, 101).unwrap();
+    let r = talk(w, &mut s1, &msg(RTM_NEWADDR, CREATE, 6, addr(v1, Ipv4Addr::new(192, 168, 76, 2), 24)));
+    assert_eq!(errors(&r, 6, 101), [0]);
+    let r = talk(w, &mut s1, &msg(RTM_NEWLINK, NLM_F_ACK, 7, set_link(v1, up)));
+    assert_eq!(errors(&r, 7, 101), [0]);
+    (v0, v1, ns1)
+}
+
+/// Everything every namespace lists, as bytes.
+fn snapshot(w: &mut World<'static>) -> Vec<u8> {
+    let mut all = Vec::new();
+    let ids: Vec<NsId> = w.netns_ids().collect();
+    for ns in ids {
+        let mut s = w.netlink_socket(ns, 1).unwrap();
+        for ty in [RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, SKBNET_GETNS] {
+            all.extend(talk(w, &mut s, &msg(ty, NLM_F_DUMP, 0, |_| Ok(()))));
+        }
+    }
+    all
+}
+
+#[test]
+fn seed_example_as_messages_then_ping_crosses() {
+    let mut w = world();
+    let (v0, v1, ns1) = seed(&mut w);
+    assert!(w.iface_info(v0).unwrap().carrier && w.iface_info(v1).unwrap().carrier, "both ends up: carrier");
+    // ip netns exec ns1 ping 192.168.76.1
+    let sock = w.socket(ns1, crate::socket::SockType::Ping).unwrap();
+    let echo = [8u8, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4];
+    let to = core::net::SocketAddr::from((Ipv4Addr::new(192, 168, 76, 1), 0));
+    w.sendmsg(sock, &echo, Some(to)).unwrap();
+    let mut now = crate::time::Instant::ZERO;
+    for _ in 0..20 {
+        w.poll(now);
+        now = now.saturating_add(core::time::Duration::from_millis(1));
+    }
+    let mut buf = [0u8; 64];
+    let got = w.recvmsg(sock, &mut buf).unwrap();
+    assert_eq!((buf[0], &buf[8..12], *got.from.ip()), (0, &[1, 2, 3, 4][..], Ipv4Addr::new(192, 168, 76, 1)));
+    w.close(sock).unwrap();
+    // The link listing shows the peer in another namespace.
+    let mut s = w.netlink_socket(NsId::INIT, 9).unwrap();
+    let r = talk(&mut w, &mut s, &msg(RTM_GETLINK, NLM_F_ACK, 8, set_link(v0, |_| {})));
+    let link = messages(&r).map(Result::unwrap).find(|m| m.header.ty == RTM_NEWLINK).unwrap();
+    let l = LinkMsg::parse(link.payload).unwrap();
+    assert_eq!((l.link, l.link_netnsid, l.kind), (Some(u32::from(v1)), Some(i32::from(ns1.0)), Some(LinkKind::Veth)));
+    assert_eq!(l.header.flags & (IFF_UP | IFF_LOWER_UP), IFF_UP | IFF_LOWER_UP);
+    assert_eq!(errors(&r, 8, 9), [0]);
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}
+
+/// A hostile or wrong request: its bytes, and the errno it must get.
+struct Case {
+    what: &'static str,
+    req: Vec<u8>,
+    errno: i32,
+}
+
+fn raw(header: NlHeader, body: &[u8]) -> Vec<u8> {
+    let mut v = header.to_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn hostile_requests_get_an_error_and_change_nothing() {
+    let mut w = world();
+    let (v0, v1, ns1) = seed(&mut w);
+    let req = |len: u32, ty: u16| NlHeader { len, ty, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 42, pid: 0 };
+    let link_with = |extra: &[u8]| {
+        let mut body = IfInfoMsg { index: i32::from(v0), ..IfInfoMsg::default() }.to_bytes().to_vec();
+        body.extend_from_slice(extra);
+        raw(req(16 + body.len() as u32, RTM_NEWLINK), &body)
+    };
+    let mut nested = vec![8u8, 0, 1, 0, 0, 0, 0, 0];
+    for _ in 0..8 {
+        let mut o = ((nested.len() + 4) as u16).to_ne_bytes().to_vec();
+        o.extend_from_slice(&(IFLA_LINKINFO | NLA_F_NESTED).to_ne_bytes());
+        o.extend_from_slice(&nested);
+        nested = o;
+    }
+    let cases = [
+        Case { what: "length shorter than the header", req: raw(req(8, RTM_NEWLINK), &[0; 16]), errno: 22 },
+        Case { what: "length beyond the buffer", req: raw(req(400, RTM_NEWLINK), &[0; 16]), errno: 22 },
+        Case { what: "truncated header", req: vec![20, 0, 0, 0, 16, 0], errno: 22 },
+        Case { what: "ifinfomsg truncated", req: raw(req(24, RTM_NEWLINK), &[0; 8]), errno: 22 },
+        Case { what: "unknown attribute", req: link_with(&[8, 0, 0xe7, 0x03, 1, 0, 0, 0]), errno: 22 },
+        Case { what: "attribute length 2", req: link_with(&[2, 0, 3, 0]), errno: 22 },
+        Case { what: "attribute past the end", req: link_with(&[64, 0, 3, 0, b'x', 0, 0, 0]), errno: 22 },
+        Case { what: "u32 of 3 bytes", req: link_with(&[7, 0, 4, 0, 1, 2, 3, 0]), errno: 22 },
+        Case { what: "nested too deep", req: link_with(&nested), errno: 22 },
+        Case {
+            what: "name with a slash",
+            req: msg(RTM_NEWLINK, CREATE, 42, |w| {
+                LinkMsg { name: name("a/b"), kind: Some(LinkKind::Bridge), ..LinkMsg::default() }.emit(w)
+            }),
+            errno: 22,
+        },
+        Case {
+            what: "veth without a peer",
+            req: msg(RTM_NEWLINK, CREATE, 42, |w| {
+                LinkMsg { name: name("v9"), kind: Some(LinkKind::Veth), ..LinkMsg::default() }.emit(w)
+            }),
+            errno: 22,
+        },
+        Case {
+            what: "unknown kind",
+            req: msg(RTM_NEWLINK, CREATE, 42, |w| {
+                w.bytes(&IfInfoMsg::default().to_bytes())?;
+                w.attr_str(IFLA_IFNAME, "vx0")?;
+                let n = w.nest(IFLA_LINKINFO)?;
+                w.attr_str(IFLA_INFO_KIND, "vxlan")?;
+                w.end_nest(n);
+                Ok(())
+            }),
+            errno: 95,
+        },
+        Case {
+            what: "duplicate veth with EXCL",
+            req: msg(RTM_NEWLINK, CREATE, 42, veth("veth0", "x1", None)),
+            errno: 17,
+        },
+        Case { what: "veth peer name taken", req: msg(RTM_NEWLINK, CREATE, 42, veth("x0", "veth0", None)), errno: 17 },
+        Case {
+            what: "duplicate address with EXCL",
+            req: msg(RTM_NEWADDR, CREATE, 42, addr(v0, Ipv4Addr::new(192, 168, 76, 1), 24)),
+            errno: 17,
+        },
+        Case {
+            what: "duplicate route with EXCL",
+            req: msg(RTM_NEWROUTE, CREATE, 42, |w| {
+                let mut m =
+                    RouteMsg::from_route(&crate::ip::fib::Route::unicast(Ipv4Addr::new(192, 168, 76, 0), 24, None, v0));
+                m.header.protocol = RTPROT_KERNEL;
+                m.prefsrc = None;
+                m.emit(w)
+            }),
+            errno: 17,
+        },
+        Case {
+            what: "duplicate namespace",
+            req: msg(SKBNET_NEWNS, CREATE, 42, |w| NsMsg { id: -1, name: name("ns1") }.emit(w)),
+            errno: 17,
+        },
+        Case {
+            what: "address on another namespace's link",
+            req: msg(RTM_NEWADDR, CREATE, 42, addr(v1, Ipv4Addr::new(10, 9, 9, 9), 24)),
+            errno: 19,
+        },
+        Case {
+            what: "link of another namespace up",
+            req: msg(RTM_NEWLINK, NLM_F_ACK, 42, set_link(v1, up)),
+            errno: 19,
+        },
+        Case {
+            what: "move to a namespace that does not exist",
+            req: msg(RTM_NEWLINK, NLM_F_ACK, 42, set_link(v0, |m| m.netns = Some(NetnsRef::Fd(77)))),
+            errno: 2,
+        },
+        Case {
+            what: "IPv6 address",
+            req: msg(RTM_NEWADDR, CREATE, 42, |w| {
+                w.bytes(
+                    &IfAddrMsg { family: AF_INET6, prefix_len: 64, index: u32::from(v0), ..IfAddrMsg::default() }
+                        .to_bytes(),
+                )?;
+                w.attr(IFA_LOCAL, &[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+            }),
+            errno: 22,
+        },
+        Case {
+            what: "address of 3 bytes",
+            req: msg(RTM_NEWADDR, CREATE, 42, |w| {
+                w.bytes(
+                    &IfAddrMsg { family: AF_INET, prefix_len: 24, index: u32::from(v0), ..IfAddrMsg::default() }
+                        .to_bytes(),
+                )?;
+                w.attr(IFA_LOCAL, &[10, 0, 0])
+            }),
+            errno: 22,
+        },
+        Case {
+            what: "prefix 33",
+            req: msg(RTM_NEWADDR, CREATE, 42, addr(v0, Ipv4Addr::new(10, 1, 1, 1), 33)),
+            errno: 22,
+        },
+        Case {
+            what: "route with host bits",
+            req: msg(RTM_NEWROUTE, CREATE, 42, |w| {
+                RouteMsg::from_route(&crate::ip::fib::Route::unicast(Ipv4Addr::new(10, 0, 0, 1), 8, None, v0)).emit(w)
+            }),
+            errno: 22,
+        },
+        Case {
+            what: "route to an unreachable gateway",
+            req: msg(RTM_NEWROUTE, CREATE, 42, |w| {
+                RouteMsg::from_route(&crate::ip::fib::Route::unicast(
+                    Ipv4Addr::UNSPECIFIED,
+                    0,
+                    Some(Ipv4Addr::new(10, 7, 7, 7)),
+                    0,
+                ))
+                .emit(w)
+            }),
+            errno: 101,
+        },
+        Case {
+            what: "route lookup without a destination",
+            req: msg(RTM_GETROUTE, NLM_F_ACK, 42, |w| {
+                RouteMsg { header: RtMsg { family: AF_INET, ..RtMsg::default() }, ..RouteMsg::default() }.emit(w)
+            }),
+            errno: 22,
+        },
+        Case { what: "delete the loopback", req: msg(RTM_DELLINK, NLM_F_ACK, 42, set_link(1, |_| {})), errno: 95 },
+        Case {
+            what: "delete the initial namespace",
+            req: msg(SKBNET_DELNS, NLM_F_ACK, 42, |w| NsMsg { id: 0, name: None }.emit(w)),
+            errno: 1,
+        },
+        Case {
+            what: "delete an address that is not there",
+            req: msg(RTM_DELADDR, NLM_F_ACK, 42, addr(v0, Ipv4Addr::new(1, 2, 3, 4), 24)),
+            errno: 99,
+        },
+        Case {
+            what: "not a request",
+            req: raw(NlHeader { len: 32, ty: RTM_NEWLINK, flags: NLM_F_ACK, seq: 42, pid: 0 }, &[0; 16]),
+            errno: 22,
+        },
+        Case { what: "control type", req: raw(req(20, NLMSG_DONE), &[0; 4]), errno: 22 },
+        Case { what: "unknown type", req: raw(req(16, 0x7777), &[]), errno: 95 },
+        Case {
+            what: "nft without a command",
+            req: msg(SKBNET_NFT, NLM_F_ACK, 42, |w| super::family::NftMsg::default().emit(w)),
+            errno: 22,
+        },
+    ];
+    let before = snapshot(&mut w);
+    for c in cases {
+        let mut s = w.netlink_socket(NsId::INIT, 7).unwrap();
+        let r = talk(&mut w, &mut s, &c.req);
+        let seq = if c.what == "truncated header" { 0 } else { 42 };
+        assert_eq!(errors(&r, seq, 7), [c.errno], "{}", c.what);
+        assert!(messages(&r).all(|m| m.is_ok_and(|m| m.header.ty == NLMSG_ERROR)), "{}: only the error", c.what);
+        assert_eq!(snapshot(&mut w), before, "{}: state changed", c.what);
+    }
+    // A socket whose namespace went away (and came back as another one).
+    let mut s1 = w.netlink_socket(ns1, 8).unwrap();
+    w.del_netns(ns1).unwrap();
+    w.add_netns("ns1").unwrap();
+    let r = talk(&mut w, &mut s1, &msg(RTM_GETLINK, NLM_F_DUMP, 5, |_| Ok(())));
+    assert_eq!(errors(&r, 5, 8), [2]);
+}
+
+#[test]
+fn dumps_go_on_across_small_buffers() {
+    let mut w = world();
+    let lo = w.loopback(NsId::INIT).unwrap();
+    for i in 0..40u8 {
+        w.add_route(NsId::INIT, crate::ip::fib::Route::unicast(Ipv4Addr::new(10, i, 0, 0), 16, None, lo)).unwrap();
+    }
+    let total = w.routes(NsId::INIT).count();
+    let mut s = w.netlink_socket(NsId::INIT, 3).unwrap();
+    let req = msg(RTM_GETROUTE, NLM_F_DUMP, 11, |w| {
+        RouteMsg { header: RtMsg { family: AF_INET, ..RtMsg::default() }, ..RouteMsg::default() }.emit(w)
+    });
+    let mut tiny = [0u8; 64];
+    assert_eq!(w.netlink_send(&mut s, &req, &mut tiny), Err(super::NeedRoom { need: REPLY_ROOM }));
+    let mut out = vec![0u8; REPLY_ROOM];
+    let sent = w.netlink_send(&mut s, &req, &mut out).unwrap();
+    assert_eq!(sent.consumed, req.len());
+    let mut routes = 0;
+    let mut done = false;
+    let mut n = sent.written;
+    let mut calls = 1;
+    loop {
+        for m in messages(&out[..n]).map(Result::unwrap) {
+            assert_eq!((m.header.seq, m.header.pid), (11, 3));
+            assert!(m.header.flags & NLM_F_MULTI != 0);
+            match m.header.ty {
+                RTM_NEWROUTE => routes += 1,
+                NLMSG_DONE => done = true,
+                t => panic!("type {t}"),
+            }
+        }
+        if done {
+            break;
+        }
+        n = w.netlink_recv(&mut s, &mut out).unwrap();
+        calls += 1;
+        assert!(calls < 100);
+    }
+    assert_eq!(routes, total);
+    assert!(calls > 5, "the dump took several reads");
+    assert!(!s.dumping());
+    // A second dump while one runs is refused.
+    let mut s = w.netlink_socket(NsId::INIT, 4).unwrap();
+    let mut out = vec![0u8; REPLY_ROOM * 2];
+    let sent = w.netlink_send(&mut s, &req, &mut out).unwrap();
+    assert!(s.dumping() && errors(&out[..sent.written], 11, 4).is_empty());
+    let sent = w.netlink_send(&mut s, &req, &mut out).unwrap();
+    assert_eq!(errors(&out[..sent.written], 11, 4), [16]);
+    assert!(s.dumping(), "the first dump goes on");
+}
+
+#[test]
+fn notifications_in_order_and_overflow_reported() {
+    let mut w = world();
+    let mut mon = w.netlink_socket(NsId::INIT, 50).unwrap();
+    for g in [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE] {
+        w.netlink_subscribe(&mut mon, g).unwrap();
+    }
+    let (v0, _, _) = seed(&mut w);
+    let mut out = vec![0u8; 8192];
+    let n = w.netlink_recv(&mut mon, &mut out).unwrap();
+    let kinds: Vec<(u16, u32)> = messages(&out[..n]).map(Result::unwrap).map(|m| (m.header.ty, m.header.seq)).collect();
+    // veth0 and veth1 made (seq 2), veth1 leaves (seq 3: gone from here, and
+    // veth0's peer now elsewhere), the address and its three routes (seq 4),
+    // veth0 up (seq 5) and its carrier when veth1 comes up in ns1 (seq 7).
+    let want = [
+        (RTM_NEWLINK, 2),
+        (RTM_NEWLINK, 2),
+        (RTM_DELLINK, 3),
+        (RTM_NEWLINK, 3),
+        (RTM_NEWADDR, 4),
+        (RTM_NEWROUTE, 4),
+        (RTM_NEWROUTE, 4),
+        (RTM_NEWROUTE, 4),
+        (RTM_NEWLINK, 5),
+        (RTM_NEWLINK, 7),
+    ];
+    assert_eq!(kinds, want);
+    assert_eq!(w.netlink_recv(&mut mon, &mut out), Ok(0), "nothing more");
+    // 200 changes nobody reads: the log keeps 64.
+    for i in 0..100u8 {
+        w.add_addr(v0, Ipv4Addr::new(10, 0, i, 1), 32).unwrap();
+        w.del_addr(v0, Ipv4Addr::new(10, 0, i, 1)).unwrap();
+    }
+    w.add_addr(v0, Ipv4Addr::new(10, 200, 0, 1), 32).unwrap();
+    let n = w.netlink_recv(&mut mon, &mut out).unwrap();
+    let got: Vec<_> = messages(&out[..n]).map(Result::unwrap).collect();
+    assert_eq!(got[0].header.ty, NLMSG_ERROR);
+    assert_eq!(i32::from_ne_bytes(got[0].payload[..4].try_into().unwrap()), -105);
+    let last = got.last().unwrap();
+    assert_eq!(last.header.ty, RTM_NEWROUTE, "the newest change is still there");
+    let mut total = got.len() - 1;
+    loop {
+        let n = w.netlink_recv(&mut mon, &mut out).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += messages(&out[..n]).count();
+    }
+    assert!(total <= 64);
+}
+
+#[test]
+fn deleting_a_namespace_leaves_nothing_behind() {
+    let mut w = world();
+    let idle = w.pool_ref().stats();
+    let (v0, v1, ns1) = seed(&mut w);
+    let sock = w.socket(ns1, crate::socket::SockType::Udp).unwrap();
+    w.bind(sock, core::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, 5000))).unwrap();
+    let mut s = w.netlink_socket(NsId::INIT, 1).unwrap();
+    let r = talk(&mut w, &mut s, &msg(SKBNET_DELNS, NLM_F_ACK, 9, |w| NsMsg { id: -1, name: name("ns1") }.emit(w)));
+    assert_eq!(errors(&r, 9, 1), [0]);
+    assert!(w.netns_by_name("ns1").is_none());
+    assert!(w.iface_info(v1).is_none() && w.iface_info(v0).is_none(), "the veth took its peer along");
+    assert_eq!(w.routes(ns1).count(), 0);
+    assert!(w.routes(NsId::INIT).all(|r| r.oif != v0));
+    assert_eq!(w.recvmsg(sock, &mut [0; 8]).unwrap_err(), crate::socket::Errno::BadFd);
+    assert_eq!(w.pool_ref().stats().heads_in_use, idle.heads_in_use);
+    // The name and the slot can be used again.
+    let again = w.add_netns("ns1").unwrap();
+    assert_eq!(w.ifaces(again).count(), 1);
+}
+
+#[test]
+fn bridge_learns_floods_and_forwards() {
+    let mut w = world();
+    let br = w.add_bridge(NsId::INIT, "br0").unwrap();
+    w.set_link_up(br, true).unwrap();
+    let mut ends = Vec::new();
+    for (i, n) in ["a", "b"].iter().enumerate() {
+        let ns = w.add_netns(n).unwrap();
+        let (port, end) = w.add_veth(NsId::INIT, &format!("p{i}"), ns, "eth0").unwrap();
+        w.set_master(port, br).unwrap();
+        w.set_link_up(port, true).unwrap();
+        w.set_link_up(end, true).unwrap();
+        w.add_addr(end, Ipv4Addr::new(10, 0, 0, 1 + i as u8), 24).unwrap();
+        ends.push((ns, port));
+    }
+    assert!(w.iface_info(br).unwrap().carrier);
+    let sock = w.socket(ends[0].0, crate::socket::SockType::Ping).unwrap();
+    let to = core::net::SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 0));
+    w.sendmsg(sock, &[8, 0, 0, 0, 0, 0, 0, 1], Some(to)).unwrap();
+    let mut now = crate::time::Instant::ZERO;
+    for _ in 0..20 {
+        w.poll(now);
+        now = now.saturating_add(core::time::Duration::from_millis(1));
+    }
+    assert_eq!(w.recvmsg(sock, &mut [0; 16]).unwrap().len, 8);
+    let learned: Vec<_> = w.fdb_entries(br).map(|e| e.port).collect();
+    assert!(learned.contains(&ends[0].1) && learned.contains(&ends[1].1), "both hosts learned: {learned:?}");
+    // Entries age out.
+    w.poll(now.saturating_add(crate::dev::bridge::Fdb::AGEING));
+    assert_eq!(w.fdb_entries(br).count(), 0);
+    w.close(sock).unwrap();
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}

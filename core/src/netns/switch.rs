@@ -1,0 +1,153 @@
+//! Frames between the world's own Ethernet devices: across veth pairs
+//! (`veth_xmit` handing the skb to the peer) and through bridges
+//! (`br_handle_frame`, `br_forward`, `br_flood`).
+//!
+//! A frame received on a bridge port never reaches the port's own stack:
+//! the bridge takes it (Linux's `rx_handler`), learns its source, and
+//! forwards it to the port its destination lives behind, floods it to
+//! every other port that is up when that is unknown or the frame is
+//! broadcast or multicast, and hands it up the bridge interface's stack
+//! when it is addressed to the bridge or to everyone. Floods are clones:
+//! the frame's bytes are shared, not copied.
+
+use super::{Device, NsId, World};
+use crate::dev::Medium;
+use crate::netfilter::NfHooks;
+use crate::skb::{IfIndex, OwnerId, SkBuff};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::EthernetFrame;
+
+impl<H: NfHooks> World<'_, H> {
+    /// Carry what bridges' own stacks sent to their ports, then what veth
+    /// ends sent to their peers.
+    pub(crate) fn switch_xfer(&mut self, now: Instant) {
+        if !self.switched {
+            return;
+        }
+        for slot in 0..self.ifaces.len() {
+            let bridge = slot as IfIndex + 1;
+            let mut q = match self.ifaces[slot].as_mut().map(|i| &mut i.dev) {
+                Some(Device::Bridge(b)) if b.has_tx() => b.take_tx(),
+                _ => continue,
+            };
+            while let Some(skb) = q.pop_front(&mut self.pool) {
+                self.br_forward(bridge, None, skb, now);
+            }
+        }
+        for slot in 0..self.ifaces.len() {
+            let (mut q, peer) = match self.ifaces[slot].as_mut().map(|i| &mut i.dev) {
+                Some(Device::Veth(v)) if v.has_tx() => (v.take_tx(), v.peer()),
+                _ => continue,
+            };
+            let to = usize::from(peer).checked_sub(1).and_then(|p| self.ifaces.get_mut(p)).and_then(Option::as_mut);
+            match to.map(|i| &mut i.dev) {
+                Some(Device::Veth(p)) => {
+                    while let Some(skb) = q.pop_front(&mut self.pool) {
+                        p.deliver(&mut self.pool, skb);
+                    }
+                }
+                _ => q.purge(&mut self.pool),
+            }
+        }
+    }
+
+    /// True when frames wait to cross a veth pair or leave a bridge.
+    pub(crate) fn switch_pending(&self) -> bool {
+        self.switched
+            && self.ifaces.iter().flatten().any(|i| match &i.dev {
+                Device::Veth(v) => v.has_tx(),
+                Device::Bridge(b) => b.has_tx(),
+                _ => false,
+            })
+    }
+
+    /// A frame arrived on `port`. If the port belongs to a bridge, the
+    /// bridge takes the frame (`None`); otherwise it comes back.
+    pub(crate) fn br_handle_frame(&mut self, port: IfIndex, skb: SkBuff, now: Instant) -> Option<SkBuff> {
+        let (ns, bridge) = match self.iface(port) {
+            Some(i) if i.master != 0 => (i.ns, i.master),
+            _ => return Some(skb),
+        };
+        let src = EthernetFrame::new_checked(self.pool.data(&skb)).map(|f| f.src());
+        let bridge_up = self.iface(bridge).is_some_and(|b| b.up);
+        match src {
+            Ok(src) if bridge_up && src.is_unicast() => {
+                self.fdb.learn(bridge, src, port, now);
+                self.br_forward(bridge, Some(port), skb, now);
+            }
+            _ => {
+                self.pool.free(skb);
+                self.drop_count(ns, DropReason::OtherHost);
+            }
+        }
+        None
+    }
+
+    /// Forward a frame on `bridge`, from port `from` or (with `None`) from
+    /// the bridge's own stack.
+    fn br_forward(&mut self, bridge: IfIndex, from: Option<IfIndex>, skb: SkBuff, now: Instant) {
+        let Ok(dst) = EthernetFrame::new_checked(self.pool.data(&skb)).map(|f| f.dst()) else {
+            return self.pool.free(skb);
+        };
+        let ours = self.hw_addr(bridge);
+        let Some(ns) = self.iface(bridge).map(|b| b.ns) else { return self.pool.free(skb) };
+        if from.is_some() && Some(dst) == ours {
+            return self.br_pass_up(ns, bridge, skb, now);
+        }
+        if from.is_some() && !dst.is_unicast() {
+            match self.pool.clone(&skb, OwnerId::SYSTEM) {
+                Ok(copy) => self.br_pass_up(ns, bridge, copy, now),
+                Err(_) => self.drop_count(ns, DropReason::NoMemory),
+            }
+        }
+        let known = if dst.is_unicast() { self.fdb.lookup(bridge, dst, now) } else { None };
+        match known {
+            Some(p) if Some(p) == from => self.pool.free(skb),
+            Some(p) => self.br_xmit(p, skb, now),
+            None => self.br_flood(bridge, from, skb, now),
+        }
+    }
+
+    /// Send a copy to every port of `bridge` that is up, except `from`.
+    fn br_flood(&mut self, bridge: IfIndex, from: Option<IfIndex>, skb: SkBuff, now: Instant) {
+        let mut last: Option<IfIndex> = None;
+        for slot in 0..self.ifaces.len() {
+            let port = slot as IfIndex + 1;
+            let member = self.ifaces[slot].as_ref().is_some_and(|i| i.master == bridge && i.up);
+            if !member || Some(port) == from {
+                continue;
+            }
+            if let Some(prev) = last.replace(port) {
+                match self.pool.clone(&skb, OwnerId::SYSTEM) {
+                    Ok(copy) => self.br_xmit(prev, copy, now),
+                    Err(_) => self.br_count_drop(bridge),
+                }
+            }
+        }
+        match last {
+            Some(p) => self.br_xmit(p, skb, now),
+            None => self.pool.free(skb),
+        }
+    }
+
+    /// Transmit a whole frame on a port.
+    fn br_xmit(&mut self, port: IfIndex, skb: SkBuff, now: Instant) {
+        let _ = self.dev_queue_xmit(port, skb, now);
+    }
+
+    fn br_count_drop(&mut self, bridge: IfIndex) {
+        if let Some(Device::Bridge(b)) = self.iface_mut(bridge).map(|i| &mut i.dev) {
+            b.count_drop();
+        }
+    }
+
+    /// Hand a frame up the bridge interface's own stack.
+    fn br_pass_up(&mut self, ns: NsId, bridge: IfIndex, skb: SkBuff, now: Instant) {
+        let len = self.pool.len(&skb);
+        if let Some(Device::Bridge(b)) = self.iface_mut(bridge).map(|i| &mut i.dev) {
+            b.count_rx(len);
+        }
+        self.netif_receive(ns, bridge, Medium::Ethernet, skb, now);
+    }
+}
