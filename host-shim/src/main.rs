@@ -1,6 +1,8 @@
 //! The `skbnet` command: runs the stack on a Linux host.
 
 mod demo;
+mod ip;
+mod tun;
 
 use std::process::ExitCode;
 
@@ -21,7 +23,14 @@ const USAGE_TAIL: &str = "\
 
 /// The whole usage text.
 fn usage() -> String {
-    format!("{USAGE_HEAD}{}{USAGE_TAIL}", demo::USAGE)
+    format!(
+        "{USAGE_HEAD}{}{}{}{}{}{USAGE_TAIL}",
+        demo::USAGE,
+        tun::USAGE,
+        ip::USAGE,
+        ip::daemon::USAGE,
+        ip::script::USAGE
+    )
 }
 
 fn main() -> ExitCode {
@@ -29,6 +38,13 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("pool-budget") => pool_budget(&args[1..]),
         Some("demo") => demo::main(&args[1..]),
+        Some("ip") => ip::client(&args[1..], ip::Tool::Ip),
+        Some("nft") => ip::client(&args[1..], ip::Tool::Nft),
+        Some("ping") => ip::client(&args[1..], ip::Tool::Ping),
+        Some("sysctl") => ip::client(&args[1..], ip::Tool::Sysctl),
+        Some("daemon") => ip::daemon::main(&args[1..]),
+        Some("script") => ip::script::main(&args[1..]),
+        Some("tun") => tun::main(&args[1..]),
         None | Some("help" | "--help" | "-h") => {
             print!("{}", usage());
             ExitCode::SUCCESS

@@ -1,7 +1,8 @@
 //! `skbnet demo`, run as a user runs it: the built binary, its exit status,
 //! what it prints, and its pcapng read by an independent dissector (tshark):
 //! no malformed packet, no bad checksum, frames on both links, IPv4
-//! fragments on the smaller-MTU one.
+//! fragments on the smaller-MTU one, and a TCP stream that tshark follows
+//! on each link with nothing to remark on.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -40,7 +41,8 @@ fn tool_or_skip(name: &str) -> Option<PathBuf> {
     found
 }
 
-/// tshark's display filter for anything malformed or with a bad checksum.
+/// tshark's display filter for anything malformed or with a bad checksum
+/// (status 0 is "Bad").
 const CHECKS: [&str; 8] = [
     "-o",
     "ip.check_checksum:TRUE",
@@ -49,8 +51,12 @@ const CHECKS: [&str; 8] = [
     "-o",
     "udp.check_checksum:TRUE",
     "-Y",
-    "_ws.malformed || ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0",
+    "_ws.malformed || ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 \
+     || tcp.checksum.status == 0",
 ];
+
+/// What the TCP scene sends: byte `i` is `i % 251`.
+const TCP_BYTES: usize = 256 * 1024;
 
 /// `tshark -r file args...`, which must succeed; its standard output.
 fn tshark(tshark: &Path, file: &Path, args: &[&str]) -> String {
@@ -70,6 +76,32 @@ fn count(s: &str, line: &str) -> usize {
     s.lines().filter(|l| *l == line).count()
 }
 
+/// The lines of one namespace's block in the counters (`h1:` up to the next
+/// namespace or `links:`).
+fn counters_of<'a>(out: &'a str, ns: &str) -> Vec<&'a str> {
+    let mut lines = out.lines().skip_while(|l| !l.starts_with("== counters")).skip_while(|l| *l != ns);
+    let first = lines.next().into_iter();
+    first.chain(lines.take_while(|l| l.starts_with(' '))).collect()
+}
+
+/// The printout of the TCP scene, up to the counters.
+fn tcp_scene(out: &str) -> Vec<&str> {
+    let scene = out.lines().skip_while(|l| !l.starts_with("== TCP"));
+    scene.take_while(|l| !l.starts_with("== counters")).collect()
+}
+
+/// The numbers in `... N TCP frames not printed (h1-r A with data + B
+/// without, r-h2 C with data + D without) ...`: (N, per link A + B).
+fn elided(out: &str) -> (usize, [usize; 2]) {
+    let line = out.lines().find(|l| l.contains("TCP frames not printed")).expect("an elision line");
+    let line = &line[..line.find(')').expect("counts in parentheses")];
+    let nums: Vec<usize> =
+        line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).filter_map(|w| w.parse().ok()).collect();
+    // N, then h1-r's "1" and two counts, then r-h2's "2" and two counts.
+    assert_eq!(nums.len(), 7, "{line}");
+    (nums[0], [nums[2] + nums[3], nums[5] + nums[6]])
+}
+
 #[test]
 fn the_demo_shows_what_it_promises() {
     let pcap = scratch("promises");
@@ -85,12 +117,26 @@ fn the_demo_shows_what_it_promises() {
         "h2 fragmented its echo into 2; r forwarded them; h1 reassembled it (1 datagram)",
         "h1 got all 1400 bytes back, byte for byte",
         "h1's socket reports ECONNREFUSED",
-        "Ip:    InReceives 13, ForwDatagrams 13, FragOKs 1, FragCreates 2",
+        "h2 read 262144 bytes, then the end of the stream: every byte is the one h1 sent",
         "drops: NoSocket 1",
         "pool free after shutdown: 0 heads, 0 buffers in use: ok",
     ] {
         assert!(out.contains(want), "the output lacks {want:?}:\n{out}");
     }
+    // The router forwards everything it receives and fragments one datagram.
+    let r = counters_of(&out, "r:").join("\n");
+    let ip = |name: &str| {
+        let at = r.find(&format!(" {name} ")).unwrap_or_else(|| panic!("r has no {name}:\n{r}"));
+        r[at + name.len() + 2..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
+    };
+    assert_eq!(ip("InReceives"), ip("ForwDatagrams"), "{r}");
+    assert!(r.contains("FragOKs 1, FragCreates 2"), "{r}");
+    // The TCP counters, as nstat shows them.
+    let h1 = counters_of(&out, "h1:").join("\n");
+    let h2 = counters_of(&out, "h2:").join("\n");
+    assert!(h1.contains("  Tcp:   ActiveOpens 1, ") && h1.contains("  TcpExt: ") && h1.contains(" TW 1"), "{h1}");
+    assert!(h2.contains("  Tcp:   PassiveOpens 1, "), "{h2}");
+    assert!(!h1.contains("RetransSegs") && !h2.contains("RetransSegs"), "retransmissions:\n{h1}\n{h2}");
     // The first fragment as tcpdump shows it, on the smaller-MTU link.
     let frag = out.lines().find(|l| is_frame_on(l, "r-h2") && l.contains("UDP, length 1400 (frag "));
     assert!(frag.is_some_and(|l| l.ends_with(":976@0+)")), "no first fragment of 976 bytes on r-h2:\n{out}");
@@ -106,14 +152,20 @@ fn tshark_reads_every_link_with_no_malformed_packet_or_bad_checksum() {
     };
     let run = |args: &[&str]| tshark(&tshark_path, &pcap, args);
     assert_eq!(run(&CHECKS), "", "malformed packets or bad checksums");
-    // Every frame the demo printed is in the file, on its link's interface.
+    // Every frame the demo printed or counted as not printed is in the
+    // file, on its link's interface.
     let names = run(&["-T", "fields", "-e", "frame.interface_name"]);
-    for link in ["h1-r", "r-h2"] {
+    let (_, not_printed) = elided(&out);
+    for (link, not_printed) in ["h1-r", "r-h2"].into_iter().zip(not_printed) {
         let printed = out.lines().filter(|l| is_frame_on(l, link)).count();
         assert!(printed > 10, "{link}: {printed} frames printed");
-        assert_eq!(count(&names, link), printed, "{link}: frames in the file");
+        assert_eq!(count(&names, link), printed + not_printed, "{link}: frames in the file");
     }
-    assert_eq!(names.lines().count(), 31, "ARP 4, ping 12, echo 4, fragments 7, closed port 4");
+    let not_tcp = run(&["-Y", "!tcp", "-T", "fields", "-e", "frame.interface_name"]);
+    // ARP 4 + 4: the two neighbour entries made from requests (h2's for r,
+    // r's for h1) are probed by unicast 5 s after their first use, as
+    // Linux's delay_first_probe_time has it.
+    assert_eq!(not_tcp.lines().count(), 35, "ARP 8, ping 12, echo 4, fragments 7, closed port 4");
     // IPv4 fragments: the router's two and h2's two on r-h2, h2's two again on h1-r.
     let frags = run(&["-Y", "ip.flags.mf == 1 || ip.frag_offset > 0", "-T", "fields", "-e", "frame.interface_name"]);
     assert_eq!((count(&frags, "r-h2"), count(&frags, "h1-r")), (4, 2), "fragments per link:\n{frags}");
@@ -136,6 +188,152 @@ fn corrupted_copy_is_caught(tshark_path: &Path, pcap: &Path) {
     let found = tshark(tshark_path, &bad, &CHECKS);
     std::fs::remove_file(&bad).unwrap();
     assert_eq!(found.lines().count(), 1, "the filter finds the corrupted datagram: {found}");
+}
+
+/// The number after `key` in `line` (`key 12.5 ...`).
+fn number_after(line: &str, key: &str) -> f64 {
+    let at = line.find(key).unwrap_or_else(|| panic!("no {key:?} in {line}")) + key.len();
+    let num: String = line[at..].trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    num.parse().unwrap_or_else(|_| panic!("no number after {key:?} in {line}"))
+}
+
+#[test]
+fn the_tcp_scene_prints_the_handshake_the_first_segments_and_the_close() {
+    let pcap = scratch("tcp-printout");
+    let out = demo(&pcap);
+    std::fs::remove_file(&pcap).unwrap();
+    let scene = tcp_scene(&out);
+    let frames: Vec<&str> =
+        scene.iter().copied().filter(|l| is_frame_on(l, "h1-r") || is_frame_on(l, "r-h2")).collect();
+    let flags = |f: &str| frames.iter().filter(|l| l.contains(&format!(": Flags {f}, "))).count();
+    // Handshake and close, each frame on both links.
+    assert_eq!((flags("[S]"), flags("[S.]"), flags("[F.]"), flags("[R]")), (2, 2, 4, 0), "{scene:#?}");
+    // Linux's option layout; each host announces its own MTU less 40.
+    let syn = frames.iter().find(|l| l.contains("Flags [S],")).unwrap();
+    assert!(syn.contains("options [mss 1460,sackOK,TS val ") && syn.contains(",nop,wscale "), "{syn}");
+    let syn_ack = frames.iter().find(|l| l.contains("Flags [S.],")).unwrap();
+    assert!(syn_ack.contains("options [mss 960,sackOK,TS val "), "{syn_ack}");
+    // The first window (IW10) on h1-r: ten full segments, back to back.
+    let data: Vec<&str> =
+        frames.iter().copied().filter(|l| is_frame_on(l, "h1-r") && l.contains(", length 948")).collect();
+    assert_eq!(data.len(), 10, "{scene:#?}");
+    let seqs: Vec<(u32, u32)> = data
+        .iter()
+        .map(|l| {
+            let range = l.split(", seq ").nth(1).unwrap().split(',').next().unwrap();
+            let (a, b) = range.split_once(':').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0].1 == w[1].0), "not back to back: {seqs:?}");
+    assert!(seqs.iter().all(|(a, b)| b.wrapping_sub(*a) == 948), "{seqs:?}");
+    // The rest is counted, not printed: the whole output stays short.
+    let (not_printed, _) = elided(&out);
+    assert!(not_printed > 500, "{not_printed} frames not printed");
+    assert!(out.lines().count() < 150, "{} lines printed", out.lines().count());
+    // The summary: the window grew from IW10, nothing was retransmitted,
+    // and the goodput is below what the 100 Mb/s link carries of data.
+    let cwnd = scene.iter().find(|l| l.contains("congestion window every")).unwrap();
+    let cwnd: Vec<u32> = cwnd.split(": ").nth(1).unwrap().split(' ').map(|n| n.parse().unwrap()).collect();
+    assert_eq!(cwnd[0], 10, "IW10");
+    assert!(cwnd.iter().max() > Some(&40), "the window grew: {cwnd:?}");
+    let goodput = scene.iter().find(|l| l.contains("Mb/s of goodput")).unwrap();
+    assert!(goodput.starts_with(&format!("  {TCP_BYTES} bytes from 10.0.1.2 to 10.0.2.2 in ")), "{goodput}");
+    assert!(goodput.ends_with("; 0 segments retransmitted"), "{goodput}");
+    let mbps = number_after(goodput, "virtual time:");
+    assert!(mbps > 50.0 && mbps < 100.0 * 948.0 / 1014.0, "{goodput}");
+}
+
+/// `tshark -r pcap -Y 'frame.interface_name == "LINK"' -w FILE`: one
+/// link's frames in a file of their own, so tshark analyses each hop's TCP
+/// stream alone (in one file the same stream on two links looks like
+/// every segment sent twice).
+fn one_link(tshark_path: &Path, pcap: &Path, link: &str) -> PathBuf {
+    let file = scratch(&format!("link-{link}"));
+    let filter = format!("frame.interface_name == \"{link}\"");
+    tshark(tshark_path, pcap, &["-Y", &filter, "-w", file.to_str().unwrap()]);
+    file
+}
+
+/// The bytes node 0 (the client) sent in TCP stream 0, as tshark's
+/// `follow,tcp,raw` reassembles them; and how many lines the server sent.
+fn follow_client_bytes(tshark_path: &Path, file: &Path) -> (Vec<u8>, usize) {
+    let text = tshark(tshark_path, file, &["-q", "-z", "follow,tcp,raw,0"]);
+    let body = text.lines().skip_while(|l| !l.starts_with("Node 1:")).skip(1).filter(|l| !l.starts_with('='));
+    let (mut client, mut server) = (Vec::new(), 0);
+    for line in body {
+        if line.starts_with('\t') {
+            server += 1;
+            continue;
+        }
+        let hex = line.trim();
+        client.extend((0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex")));
+    }
+    (client, server)
+}
+
+/// The TCP analysis flags tshark raises in `file`, except window updates
+/// (an ACK that only opens the window is ordinary).
+fn tcp_remarks(tshark_path: &Path, file: &Path) -> String {
+    let filter = "tcp.analysis.flags && !tcp.analysis.window_update";
+    tshark(tshark_path, file, &["-Y", filter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"])
+}
+
+#[test]
+fn tshark_follows_the_tcp_stream_on_each_link_with_nothing_to_remark() {
+    let pcap = scratch("tcp-tshark");
+    demo(&pcap);
+    let Some(tshark_path) = tool_or_skip("tshark") else {
+        std::fs::remove_file(&pcap).unwrap();
+        return;
+    };
+    let pattern: Vec<u8> = (0..TCP_BYTES).map(|i| (i % 251) as u8).collect();
+    for link in ["h1-r", "r-h2"] {
+        let file = one_link(&tshark_path, &pcap, link);
+        let run = |args: &[&str]| tshark(&tshark_path, &file, args);
+        // No retransmission, lost segment, duplicate ACK, out-of-order
+        // segment or zero window on a link that loses nothing.
+        assert_eq!(tcp_remarks(&tshark_path, &file), "", "{link}: tshark's remarks");
+        // The stream tshark reassembles is the pattern, byte for byte.
+        let (client, server_lines) = follow_client_bytes(&tshark_path, &file);
+        assert_eq!((client.len(), server_lines), (TCP_BYTES, 0), "{link}: stream lengths");
+        assert!(client == pattern, "{link}: the stream differs from the pattern");
+        // The SYN and the SYN-ACK announce each host's MSS.
+        let mss =
+            run(&["-Y", "tcp.flags.syn == 1", "-T", "fields", "-e", "tcp.flags.ack", "-e", "tcp.options.mss_val"]);
+        assert_eq!(mss, "0\t1460\n1\t960\n", "{link}");
+        // One FIN each way, no reset.
+        let fins = run(&["-Y", "tcp.flags.fin == 1 || tcp.flags.reset == 1", "-T", "fields", "-e", "tcp.flags.str"]);
+        assert_eq!(fins.lines().count(), 2, "{link}: {fins}");
+        assert!(fins.lines().all(|f| f.contains('F') && !f.contains('R')), "{link}: {fins}");
+        // Full segments fit r-h2: no TCP fragment, no "need to frag", and
+        // the largest packet is exactly the smaller MTU.
+        let refused =
+            run(&["-Y", "(tcp && ip.flags.mf == 1) || ip.frag_offset > 0 && ip.proto == 6 || icmp.code == 4"]);
+        assert_eq!(refused, "", "{link}");
+        let lens = run(&["-Y", "tcp", "-T", "fields", "-e", "ip.len"]);
+        assert_eq!(lens.lines().filter_map(|l| l.parse::<u32>().ok()).max(), Some(1000), "{link}");
+        if link == "h1-r" {
+            one_lost_segment_is_remarked(&tshark_path, &file);
+        }
+        std::fs::remove_file(&file).unwrap();
+    }
+    std::fs::remove_file(&pcap).unwrap();
+}
+
+/// The control: with one data segment taken out of the capture, tshark
+/// does remark on it, and the stream no longer matches.
+fn one_lost_segment_is_remarked(tshark_path: &Path, file: &Path) {
+    let data = tshark(tshark_path, file, &["-Y", "tcp.len > 0", "-T", "fields", "-e", "frame.number"]);
+    let fifth = data.lines().nth(4).expect("five data segments");
+    let gap = scratch("tcp-gap");
+    let keep = format!("frame.number != {fifth}");
+    tshark(tshark_path, file, &["-Y", &keep, "-w", gap.to_str().unwrap()]);
+    let remarks = tcp_remarks(tshark_path, &gap);
+    let (client, _) = follow_client_bytes(tshark_path, &gap);
+    std::fs::remove_file(&gap).unwrap();
+    assert!(remarks.contains("Previous segment(s) not captured"), "no remark on the gap: {remarks}");
+    assert!(client.len() < TCP_BYTES, "tshark followed the stream across the gap");
 }
 
 #[test]

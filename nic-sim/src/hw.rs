@@ -278,10 +278,16 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             let Some(f) = self.port.receive(now, &mut self.hw.frame) else { break };
             self.hw.stats.rx_frames += 1;
             let len = f.len.min(FRAME);
-            let mut status = if self.cfg.offloads.rx_csum { self.rx_checksums(len) } else { 0 };
-            if f.vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0 {
-                status = (status & !RX_L4_BAD) | RX_L4_OK;
-            }
+            // A host that vouches for the checksum (DATA_VALID), or left it
+            // for the receiver to finish (NEEDS_CSUM), gives the device
+            // nothing to verify, as with virtio-net: verifying would only
+            // find the partial sum "bad".
+            let vouched = f.vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
+            let status = match (vouched, self.cfg.offloads.rx_csum) {
+                (true, _) => RX_L3_OK | RX_L4_OK,
+                (false, true) => self.rx_checksums(len),
+                (false, false) => 0,
+            };
             if f.vnet.gso_type != VirtioNetHdr::GSO_NONE && f.vnet.gso_size != 0 {
                 self.lro_flush(now, pool);
                 let payload = len.saturating_sub(usize::from(f.vnet.hdr_len));

@@ -39,8 +39,11 @@ impl<W: std::io::Write> ByteSink for IoSink<W> {
 pub enum LinkType {
     /// `LINKTYPE_ETHERNET` (1): frames start with an Ethernet header.
     Ethernet,
-    /// `LINKTYPE_IPV4` (228): packets start with an IPv4 header (TUN, IP medium).
+    /// `LINKTYPE_IPV4` (228): packets start with an IPv4 header (IP medium).
     Ipv4,
+    /// `LINKTYPE_RAW` (101): packets start with an IPv4 or an IPv6 header,
+    /// as on a TUN device, where Linux may send either.
+    Raw,
 }
 
 impl LinkType {
@@ -48,6 +51,7 @@ impl LinkType {
         match self {
             LinkType::Ethernet => 1,
             LinkType::Ipv4 => 228,
+            LinkType::Raw => 101,
         }
     }
 }

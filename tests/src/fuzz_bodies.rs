@@ -1,6 +1,7 @@
-//! The bodies of the fuzz targets in `fuzz/`, one per parser, kept here so
-//! that `tests/tests/fuzz_corpus.rs` runs every corpus file through the same
-//! code on stable, and the cargo-fuzz targets stay thin wrappers.
+//! The bodies of the fuzz targets in `fuzz/`, one per parser (the simulated
+//! NIC's and the whole stack's live in their own modules), kept here so that
+//! `tests/tests/fuzz_corpus.rs` runs every corpus file through the same code
+//! on stable, and the cargo-fuzz targets stay thin wrappers.
 //!
 //! Each body parses arbitrary bytes, walks every accessor and the option
 //! iterator, prints with `Display`, and checks properties that must hold for
@@ -23,7 +24,7 @@ use skbnet::wire::{
 pub type Body = fn(&[u8]);
 
 /// Every fuzz target: its name (the folder under `fuzz/corpus/`) and body.
-pub const TARGETS: [(&str, Body); 9] = [
+pub const TARGETS: &[(&str, Body)] = &[
     ("ethernet", ethernet),
     ("arp", arp),
     ("ipv4", ipv4),
@@ -33,6 +34,8 @@ pub const TARGETS: [(&str, Body); 9] = [
     ("pretty", pretty),
     ("checksum", checksum_split),
     ("nic", crate::fuzz_nic::nic),
+    ("stack", crate::fuzz_stack::stack),
+    ("tcp_conn", crate::fuzz_tcp::tcp_conn),
 ];
 
 /// A `fmt::Write` that drops the text and counts it.

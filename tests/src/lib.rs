@@ -2,9 +2,21 @@
 //! in `tests/tests/`, one file per subject.
 //!
 //! [`fuzz_bodies`] holds the bodies of the cargo-fuzz targets in `fuzz/`
-//! ([`fuzz_nic`] the simulated NIC's), so their corpora also run here on
-//! stable (`tests/tests/fuzz_corpus.rs`).
+//! ([`fuzz_nic`] the simulated NIC's, [`fuzz_stack`] the whole stack's), so
+//! their corpora also run here on stable (`tests/tests/fuzz_corpus.rs`).
+//! [`fuzz_nft`] holds the rule engine's two targets (the nft parser, and a
+//! NAT router), their corpora run by `tests/tests/nf_fuzz_corpus.rs`.
+//! [`fuzz_netlink`] holds netlink's target (requests to a configured world),
+//! its corpus run by `tests/tests/netlink_fuzz_corpus.rs`.
+//! [`net`] joins two namespaces by a simulated link; [`smol`] puts smoltcp
+//! on such a link, as skbnet's peer or beside it in the benchmarks.
 
 pub mod fuzz_bodies;
+pub mod fuzz_netlink;
+pub mod fuzz_nft;
 pub mod fuzz_nic;
+pub mod fuzz_stack;
+pub mod fuzz_tcp;
 pub mod net;
+pub mod smol;
+pub mod trace;

@@ -4,9 +4,11 @@
 //! by simulated NICs on two links, the second with a smaller MTU. The demo
 //! pings across the router, runs a UDP echo, sends a datagram that the
 //! router must fragment for the second link (and the far host reassembles),
-//! and knocks on a closed port. Every frame is printed as it crosses a link,
-//! tcpdump-style; the counters follow at the end (per namespace the MIB
-//! counters by their `/proc/net/snmp` names, drops by reason, device
+//! knocks on a closed port, and moves 256 KiB over TCP across the router,
+//! checked byte for byte. Every frame is printed as it crosses a link,
+//! tcpdump-style, except the bulk of the TCP transfer, which is counted;
+//! the counters follow at the end (per namespace the MIB counters by their
+//! `/proc/net/snmp` and `/proc/net/netstat` names, drops by reason, device
 //! counters), and the world is shut down and its pool checked to be free.
 //! With `--pcap FILE` every link's traffic goes into one pcapng file, one
 //! interface per link, so Wireshark shows each packet hop by hop.
@@ -27,6 +29,7 @@ macro_rules! say {
 mod capture;
 mod report;
 mod scenes;
+mod tcp;
 mod topo;
 
 use std::fmt;
@@ -44,10 +47,12 @@ pub const USAGE: &str = "\
   skbnet demo [--pcap FILE]
       run two hosts and a router in one process, with virtual time: ping
       across the router, a UDP echo, a datagram fragmented for a smaller-MTU
-      link and reassembled, a closed port; print every frame and the counters
+      link and reassembled, a closed port, 256 KiB over TCP; print every
+      frame (of the TCP transfer's bulk only a count) and the counters
       --pcap FILE   also write every link's traffic to FILE (pcapng, one
-                    interface per link: h1-r and r-h2); read it with
-                    `tshark -r FILE` or Wireshark
+                    interface per link: h1-r and r-h2; every frame, the
+                    TCP transfer's too); read it with `tshark -r FILE`
+                    or Wireshark
 ";
 
 /// The key for every choice the stack randomises (IP IDs, ephemeral
@@ -147,11 +152,12 @@ fn simulate(capture: &Capture) -> Result<(), Failed> {
     let mut world = World::new(&mut storage, mem.pool()?, SECRET).context("creating the world")?;
     let topo = topo::build(&mut world, &mut nics)?;
     say!("{}\n", topo::PICTURE);
-    let mut demo = Demo::new(&mut world, topo)?;
+    let mut demo = Demo::new(&mut world, topo, capture)?;
     demo.ping()?;
     demo.udp_echo()?;
     demo.fragments()?;
     demo.closed_port()?;
+    demo.tcp_transfer()?;
     report::counters(&world, &links);
     report::shutdown(&mut world)
 }

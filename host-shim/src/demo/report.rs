@@ -1,8 +1,8 @@
 //! The demo's closing report: per namespace the counters that are not zero
-//! (as `nstat` shows them, by their `/proc/net/snmp` names), drops by
-//! reason, the device counters of each interface that carried traffic
-//! (as `ip -s link` shows them), what each
-//! link carried, and the pool after the world is shut down.
+//! (as `nstat` shows them, by their `/proc/net/snmp` and `/proc/net/netstat`
+//! names), drops by reason, the device counters of each interface that
+//! carried traffic (as `ip -s link` shows them), what each link carried,
+//! and the pool after the world is shut down.
 
 use skbnet::dev::DevStats;
 use skbnet::netns::{NsId, World};
@@ -27,6 +27,8 @@ pub fn counters(world: &World<'_>, links: &Links<'_>) {
         print_list("Ip:", st.ip.iter().filter(|&(_, n)| n > 0).map(|(k, n)| format!("{k} {n}")));
         print_list("Icmp:", st.icmp.iter().filter(|&(_, n)| n > 0).map(|(k, n)| format!("{k} {n}")));
         print_list("Udp:", st.udp.iter().filter(|&(_, n)| n > 0).map(|(k, n)| format!("{k} {n}")));
+        print_list("Tcp:", st.tcp.iter().filter(|&(_, n)| n > 0).map(|(k, n)| format!("{k} {n}")));
+        print_list("TcpExt:", st.tcp_ext.iter().filter(|&(_, n)| n > 0).map(|(k, n)| format!("{k} {n}")));
         print_list("drops:", st.drops.iter().map(|(why, n)| format!("{why:?} {n}")));
         devices(world, ns);
     }
@@ -39,12 +41,13 @@ pub fn counters(world: &World<'_>, links: &Links<'_>) {
 
 /// `label item, item, ...`, wrapped under the first item; `none` if empty.
 fn print_list(label: &str, items: impl Iterator<Item = String>) {
-    let mut line = format!("  {label:<7}");
+    let width = (label.len() + 1).max(7);
+    let mut line = format!("  {label:<width$}");
     let mut empty = true;
     for item in items {
         if !empty && line.len() + item.len() + 2 > WIDTH {
             say!("{line},");
-            line = format!("  {:<7}", "");
+            line = format!("  {:<width$}", "");
         } else if !empty {
             line.push_str(", ");
         }

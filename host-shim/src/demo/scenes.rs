@@ -1,6 +1,7 @@
 //! The demo's scenes, driven through the socket API on a virtual clock:
 //! the world is polled at `now` and the clock jumps to `poll_at()`. h2 runs
-//! a UDP echo service on port 7 throughout.
+//! a UDP echo service on port 7 throughout. The TCP scene is in
+//! [`super::tcp`].
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use skbnet::socket::{Errno, SockId, SockType};
 use skbnet::stats::IpMib;
 use skbnet::time::Instant;
 
+use super::capture::Capture;
 use super::topo::{H2, Topo};
 use super::{Context, Failed};
 
@@ -27,38 +29,44 @@ const BIG: usize = 1400;
 /// A datagram received: its bytes and who sent it.
 type Datagram = (Vec<u8>, SocketAddrV4);
 
-/// The world, its clock, and h2's echo service.
+/// The world, its clock, what prints its frames, and h2's echo service.
 pub struct Demo<'w, 'a> {
-    world: &'w mut World<'a>,
-    topo: Topo,
-    now: Instant,
+    pub(super) world: &'w mut World<'a>,
+    pub(super) topo: Topo,
+    pub(super) now: Instant,
+    pub(super) capture: &'w Capture,
     /// h2's echo socket and the buffer it receives into.
     echo: SockId,
     echo_buf: Vec<u8>,
 }
 
-fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
+pub(super) fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(ip, port))
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
 impl<'w, 'a> Demo<'w, 'a> {
     /// Start the echo service on h2 at time zero.
-    pub fn new(world: &'w mut World<'a>, topo: Topo) -> Result<Self, Failed> {
+    pub fn new(world: &'w mut World<'a>, topo: Topo, capture: &'w Capture) -> Result<Self, Failed> {
         let echo = world.socket(topo.h2, SockType::Udp).context("h2: echo socket")?;
         world.bind(echo, sa(Ipv4Addr::UNSPECIFIED, ECHO_PORT)).context("h2: bind the echo socket")?;
-        Ok(Demo { world, topo, now: Instant::ZERO, echo, echo_buf: vec![0; 65_536] })
+        Ok(Demo { world, topo, now: Instant::ZERO, capture, echo, echo_buf: vec![0; 65_536] })
     }
 
-    /// Poll until `done` says so (true) or `deadline` passes (false).
-    fn run(&mut self, deadline: Instant, mut done: impl FnMut(&mut World<'a>) -> bool) -> Result<bool, Failed> {
+    /// Poll until `done` (given the world and the time) says so (true) or
+    /// `deadline` passes (false).
+    pub(super) fn run(
+        &mut self,
+        deadline: Instant,
+        mut done: impl FnMut(&mut World<'a>, Instant) -> bool,
+    ) -> Result<bool, Failed> {
         loop {
             self.world.poll(self.now);
             self.serve_echo()?;
-            if done(self.world) {
+            if done(self.world, self.now) {
                 return Ok(true);
             }
             if self.now >= deadline {
@@ -70,12 +78,12 @@ impl<'w, 'a> Demo<'w, 'a> {
     }
 
     /// Let time pass until `t`, doing whatever falls due meanwhile.
-    fn advance_to(&mut self, t: Instant) -> Result<(), Failed> {
-        self.run(t, |_| false).map(drop)
+    pub(super) fn advance_to(&mut self, t: Instant) -> Result<(), Failed> {
+        self.run(t, |_, _| false).map(drop)
     }
 
     /// Start a scene on the next whole second, so its frames are easy to find.
-    fn scene(&mut self, title: &str) -> Result<(), Failed> {
+    pub(super) fn scene(&mut self, title: &str) -> Result<(), Failed> {
         self.advance_to(Instant::from_secs(self.now.micros().div_ceil(1_000_000)))?;
         say!("\n== {title}");
         Ok(())
@@ -86,7 +94,7 @@ impl<'w, 'a> Demo<'w, 'a> {
         let mut got = Err(Errno::WouldBlock);
         let mut buf = vec![0u8; 65_536];
         let deadline = self.now + PATIENCE;
-        let done = self.run(deadline, |w| {
+        let done = self.run(deadline, |w, _| {
             got = w.recvmsg(s, &mut buf).map(|m| (buf[..m.len].to_vec(), m.from));
             got != Err(Errno::WouldBlock)
         })?;

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use skbnet::netns::{NsId, World};
-use skbnet::skb::{BufInfo, Head, OwnerSlot, PoolParts, SkbPool};
+use skbnet::skb::{BufInfo, Head, IfIndex, OwnerSlot, PoolParts, SkbPool};
 use skbnet::wire::MacAddr;
 use skbnet_nic_sim::link::{Link, LinkConfig, Side};
 use skbnet_nic_sim::nic::{NicConfig, SimNic};
@@ -30,8 +30,10 @@ pub const R2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
 /// h2's address.
 pub const H2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 
-/// Frames a link holds in flight.
-const LINK_SLOTS: usize = 64;
+/// Frames a link holds queued or in flight, both directions together. On
+/// r-h2 they are the router's queue towards the slower link: room for a
+/// whole TCP window (about 100 frames here), so the TCP scene loses nothing.
+const LINK_SLOTS: usize = 256;
 /// Largest frame a link slot holds (an Ethernet frame for MTU 1500).
 const LINK_FRAME: usize = 1514;
 /// Largest frame (or TSO super-packet) a NIC's device model handles.
@@ -132,7 +134,8 @@ impl<'l, 'c> Nics<'l, 'c> {
     }
 }
 
-/// The demo's three namespaces.
+/// The demo's three namespaces, and the interfaces whose counters the
+/// TCP scene reads.
 #[derive(Clone, Copy, Debug)]
 pub struct Topo {
     /// The first host.
@@ -141,6 +144,10 @@ pub struct Topo {
     pub r: NsId,
     /// The second host.
     pub h2: NsId,
+    /// h1's interface.
+    pub h1_eth0: IfIndex,
+    /// The router's interface on h1's link.
+    pub r_eth0: IfIndex,
 }
 
 /// The picture at the top of the demo's output.
@@ -151,15 +158,14 @@ h1 eth0 10.0.1.2 ---[h1-r: MTU 1500]--- 10.0.1.1 eth0 (r) eth1 10.0.2.1 ---[r-h2
 /// Create the namespaces, lend them the NICs, and configure addresses,
 /// default routes and forwarding.
 pub fn build<'a>(world: &mut World<'a>, nics: &'a mut Nics<'_, '_>) -> Result<Topo, Failed> {
-    let topo = Topo {
-        h1: world.add_netns("h1").context("ip netns add h1")?,
-        r: world.add_netns("r").context("ip netns add r")?,
-        h2: world.add_netns("h2").context("ip netns add h2")?,
-    };
-    attach(world, topo.h1, "eth0", &mut nics.h1, H1)?;
-    attach(world, topo.r, "eth0", &mut nics.r0, R1)?;
-    attach(world, topo.r, "eth1", &mut nics.r1, R2)?;
-    attach(world, topo.h2, "eth0", &mut nics.h2, H2)?;
+    let h1 = world.add_netns("h1").context("ip netns add h1")?;
+    let r = world.add_netns("r").context("ip netns add r")?;
+    let h2 = world.add_netns("h2").context("ip netns add h2")?;
+    let h1_eth0 = attach(world, h1, "eth0", &mut nics.h1, H1)?;
+    let r_eth0 = attach(world, r, "eth0", &mut nics.r0, R1)?;
+    attach(world, r, "eth1", &mut nics.r1, R2)?;
+    attach(world, h2, "eth0", &mut nics.h2, H2)?;
+    let topo = Topo { h1, r, h2, h1_eth0, r_eth0 };
     world.add_route_via(topo.h1, Ipv4Addr::UNSPECIFIED, 0, R1).context("h1: ip route add default")?;
     world.add_route_via(topo.h2, Ipv4Addr::UNSPECIFIED, 0, R2).context("h2: ip route add default")?;
     let mut s = world.sysctl(topo.r).ok_or_else(|| Failed("r has no settings".into()))?;
@@ -175,9 +181,10 @@ fn attach<'a>(
     name: &str,
     nic: &'a mut DemoNic<'_, '_>,
     addr: Ipv4Addr,
-) -> Result<(), Failed> {
+) -> Result<IfIndex, Failed> {
     let what = format!("{addr}: {name}");
     let i = world.add_device(ns, name, nic).context(&what)?;
     world.set_link_up(i, true).context(&what)?;
-    world.add_addr(i, addr, 24).context(&what)
+    world.add_addr(i, addr, 24).context(&what)?;
+    Ok(i)
 }
