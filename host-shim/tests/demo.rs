@@ -84,10 +84,16 @@ fn counters_of<'a>(out: &'a str, ns: &str) -> Vec<&'a str> {
     first.chain(lines.take_while(|l| l.starts_with(' '))).collect()
 }
 
-/// The printout of the TCP scene, up to the counters.
+/// The printout of the scene whose title starts with `title`, up to the next.
+fn scene<'a>(out: &'a str, title: &str) -> Vec<&'a str> {
+    let mut lines = out.lines().skip_while(|l| !l.starts_with(title));
+    let first = lines.next().into_iter();
+    first.chain(lines.take_while(|l| !l.starts_with("== "))).collect()
+}
+
+/// The printout of the TCP scene.
 fn tcp_scene(out: &str) -> Vec<&str> {
-    let scene = out.lines().skip_while(|l| !l.starts_with("== TCP"));
-    scene.take_while(|l| !l.starts_with("== counters")).collect()
+    scene(out, "== TCP")
 }
 
 /// The numbers in `... N TCP frames not printed (h1-r A with data + B
@@ -123,13 +129,16 @@ fn the_demo_shows_what_it_promises() {
     ] {
         assert!(out.contains(want), "the output lacks {want:?}:\n{out}");
     }
-    // The router forwards everything it receives and fragments one datagram.
+    // The router fragments one datagram.
     let r = counters_of(&out, "r:").join("\n");
     let ip = |name: &str| {
         let at = r.find(&format!(" {name} ")).unwrap_or_else(|| panic!("r has no {name}:\n{r}"));
         r[at + name.len() + 2..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap()
     };
-    assert_eq!(ip("InReceives"), ip("ForwDatagrams"), "{r}");
+    // The router forwards everything it receives but the one datagram its
+    // firewall rule drops.
+    assert_eq!(ip("InReceives"), ip("ForwDatagrams") + 1, "{r}");
+    assert!(r.contains("drops: Netfilter 1"), "{r}");
     assert!(r.contains("FragOKs 1, FragCreates 2"), "{r}");
     // The TCP counters, as nstat shows them.
     let h1 = counters_of(&out, "h1:").join("\n");
@@ -140,6 +149,50 @@ fn the_demo_shows_what_it_promises() {
     // The first fragment as tcpdump shows it, on the smaller-MTU link.
     let frag = out.lines().find(|l| is_frame_on(l, "r-h2") && l.contains("UDP, length 1400 (frag "));
     assert!(frag.is_some_and(|l| l.ends_with(":976@0+)")), "no first fragment of 976 bytes on r-h2:\n{out}");
+}
+
+#[test]
+fn the_router_masquerades_drops_a_port_and_lists_its_rules() {
+    let pcap = scratch("nat");
+    let out = demo(&pcap);
+    std::fs::remove_file(&pcap).unwrap();
+    let nat = scene(&out, "== NAT");
+    let text = nat.join("\n");
+    // The same datagram on both links: h1's address on h1-r, r's on r-h2,
+    // and the echo back translated to h1 again.
+    let on = |link: &str, what: &str| nat.iter().filter(|l| is_frame_on(l, link) && l.contains(what)).count();
+    assert_eq!(on("h1-r", ": 10.0.1.2.44840 > 10.0.2.2.7: UDP, length 17"), 1, "{text}");
+    assert_eq!(on("r-h2", ": 10.0.2.1.44840 > 10.0.2.2.7: UDP, length 17"), 1, "{text}");
+    assert_eq!(on("r-h2", ": 10.0.2.2.7 > 10.0.2.1.44840: UDP, length 17"), 1, "{text}");
+    assert_eq!(on("h1-r", ": 10.0.2.2.7 > 10.0.1.2.44840: UDP, length 17"), 1, "{text}");
+    assert_eq!(
+        (on("h1-r", "10.0.1.2 > 10.0.2.2: ICMP echo request"), on("r-h2", "10.0.2.1 > 10.0.2.2: ICMP echo request")),
+        (1, 1)
+    );
+    // The datagram to port 9 crossed h1-r only, and nothing answered it.
+    assert_eq!((on("h1-r", " > 10.0.2.2.9: UDP"), on("r-h2", ".9: UDP")), (1, 0), "{text}");
+    assert!(!text.contains("ICMP 10.0.2.2 udp port 9 unreachable"), "{text}");
+    for want in [
+        "h2 echo service: 17 bytes from 10.0.2.1:44840, sent back",
+        "h1 got its echo from 10.0.2.2:7: \"hello through NAT\"",
+        "h1 sent to 10.0.2.2:9 and heard nothing in 1 s",
+        "  udp      17 118 src=10.0.1.2 dst=10.0.2.2 sport=44840 dport=7 packets=1 bytes=45 \
+         src=10.0.2.2 dst=10.0.2.1 sport=7 dport=44840 packets=1 bytes=45 [ASSURED] mark=0 use=1",
+        "  (2 flow entries)",
+    ] {
+        assert!(text.contains(want), "the NAT scene lacks {want:?}:\n{text}");
+    }
+    // `nft list ruleset`, counters included: two connections masqueraded
+    // (their first packets), one datagram dropped, two replies let through.
+    let listing = text.split("r# nft list ruleset\n").nth(1).expect("a listing");
+    assert_eq!(
+        listing,
+        "  table ip nat {\n      chain postrouting {\n          type nat hook postrouting priority srcnat; policy accept;\n\
+         \x20         oifname \"eth1\" counter packets 2 bytes 76 masquerade\n      }\n  }\n\n\
+         \x20 table inet filter {\n      chain forward {\n          type filter hook forward priority filter; policy accept;\n\
+         \x20         udp dport 9 counter packets 1 bytes 35 drop\n\
+         \x20         ct state established,related counter packets 2 bytes 76 accept\n      }\n  }\n"
+    );
 }
 
 #[test]
@@ -165,7 +218,11 @@ fn tshark_reads_every_link_with_no_malformed_packet_or_bad_checksum() {
     // ARP 4 + 4: the two neighbour entries made from requests (h2's for r,
     // r's for h1) are probed by unicast 5 s after their first use, as
     // Linux's delay_first_probe_time has it.
-    assert_eq!(not_tcp.lines().count(), 35, "ARP 8, ping 12, echo 4, fragments 7, closed port 4");
+    assert_eq!(
+        not_tcp.lines().count(),
+        44,
+        "ARP 8, ping 12, echo 4, fragments 7, closed port 4; through the NAT: ping 4, echo 4, dropped 1"
+    );
     // IPv4 fragments: the router's two and h2's two on r-h2, h2's two again on h1-r.
     let frags = run(&["-Y", "ip.flags.mf == 1 || ip.frag_offset > 0", "-T", "fields", "-e", "frame.interface_name"]);
     assert_eq!((count(&frags, "r-h2"), count(&frags, "h1-r")), (4, 2), "fragments per link:\n{frags}");
@@ -230,7 +287,7 @@ fn the_tcp_scene_prints_the_handshake_the_first_segments_and_the_close() {
     // The rest is counted, not printed: the whole output stays short.
     let (not_printed, _) = elided(&out);
     assert!(not_printed > 500, "{not_printed} frames not printed");
-    assert!(out.lines().count() < 150, "{} lines printed", out.lines().count());
+    assert!(out.lines().count() < 200, "{} lines printed", out.lines().count());
     // The summary: the window grew from IW10, nothing was retransmitted,
     // and the goodput is below what the 100 Mb/s link carries of data.
     let cwnd = scene.iter().find(|l| l.contains("congestion window every")).unwrap();

@@ -2,8 +2,9 @@
 //!
 //! [`nft_parse`]: arbitrary text as nft commands (separated by NUL bytes)
 //! against a namespace with two interfaces. Nothing may panic; an error's
-//! span lies within its command and its report prints; after every
-//! command the ruleset lists, the same way twice.
+//! span lies within its command and its report prints; a command that
+//! fails leaves the ruleset as it was; after every command the ruleset
+//! lists, the same way twice.
 //!
 //! [`nat_router`]: arbitrary frames through a router with NAT, filter
 //! rules, a set, `reject`, `log` and a small connection table (so it
@@ -122,10 +123,15 @@ pub fn nft_parse(data: &[u8]) {
     let ns = router(&mut w, &mut *a, &mut *b);
     for cmd in text.split('\0').take(COMMANDS_MAX) {
         let mut out = String::new();
+        let mut before = String::new();
+        w.nft(ns, "list ruleset", &mut before).expect("the ruleset always lists");
         if let Err(e) = w.nft(ns, cmd, &mut out) {
             let end = usize::from(e.span.start) + usize::from(e.span.len);
             assert!(end <= cmd.len(), "the span {:?} lies outside {cmd:?}", e.span);
             assert!(!format!("{}", e.report(cmd)).is_empty());
+            let mut after = String::new();
+            w.nft(ns, "list ruleset", &mut after).expect("the ruleset always lists");
+            assert_eq!(before, after, "{cmd:?} failed but changed the ruleset");
         }
         let (mut l1, mut l2) = (String::new(), String::new());
         w.nft(ns, "list ruleset", &mut l1).expect("the ruleset always lists");

@@ -47,10 +47,24 @@ fn nft_seeds() -> Vec<(&'static str, Vec<u8>)> {
         "delete chain inet f c",
         "flush ruleset",
     ];
+    // Commands that fail halfway: each must leave the ruleset as it was.
+    let halfway = [
+        "add table inet f",
+        "add set inet f s { type ipv4_addr; flags interval; elements = { 10.0.0.0/24 } }",
+        "add element inet f s { 10.1.0.1, 10.0.0.7 }",
+        "delete element inet f s { 10.0.0.0/24, 10.9.9.9 }",
+        "add set inet f t { type inet_service; elements = { 22, 1-5 } }",
+        "add chain inet f c { type filter hook forward priority 0; }",
+        "add chain inet f sub",
+        "add rule inet f c jump sub",
+        "add rule inet f sub masquerade",
+        "add rule inet f c ip saddr { 10.0.0.0/8, 10.1.1.1 } drop",
+    ];
     vec![
         ("commands", seed.join("\0").into_bytes()),
         ("router-rules", RULES.join("\0").into_bytes()),
         ("errors-and-edits", errors.join("\0").into_bytes()),
+        ("fail-halfway", halfway.join("\0").into_bytes()),
     ]
 }
 

@@ -604,6 +604,13 @@ impl<'a> Conntrack<'a> {
         Some(slot)
     }
 
+    /// Free one slot for a new connection: the oldest unreplied entry
+    /// (`early_drop`), or else the first expired entry found by a scan from
+    /// the collector's cursor. The scan stops at the first expired entry
+    /// and visits each slot at most once, so it costs at most the table's
+    /// capacity (bounded, and only when the table is full of replied
+    /// connections); a table with an expired entry anywhere always makes
+    /// room.
     fn make_room(&mut self, now: Instant) {
         if self.lru_head != NIL {
             let victim = self.lru_head;
@@ -616,7 +623,16 @@ impl<'a> Conntrack<'a> {
             }
             return;
         }
-        self.collect(now, GC_MIN_BATCH);
+        let n = self.capacity();
+        for _ in 0..n {
+            let slot = self.gc_cursor as u16;
+            self.gc_cursor = (self.gc_cursor + 1) % n;
+            if self.entry(slot).is_some_and(|e| e.expires <= now) {
+                self.remove(slot);
+                self.stats.expired += 1;
+                return;
+            }
+        }
     }
 
     /// Change an entry's reply tuple (NAT), keeping the hash right.
@@ -957,11 +973,14 @@ impl CtView {
     }
 }
 
-fn write_tuple(f: &mut fmt::Formatter<'_>, t: &Tuple, packets: u64, bytes: u64) -> fmt::Result {
+/// One direction's tuple; `icmp_type` is the query's type (8) for the
+/// original direction and the answer's (0) for the reply, as conntrack
+/// prints them.
+fn write_tuple(f: &mut fmt::Formatter<'_>, t: &Tuple, icmp_type: u8, packets: u64, bytes: u64) -> fmt::Result {
     write!(f, "src={} dst={} ", t.src, t.dst)?;
     match t.proto {
         6 | 17 => write!(f, "sport={} dport={} ", t.sport, t.dport)?,
-        1 => write!(f, "type=8 code=0 id={} ", t.sport)?,
+        1 => write!(f, "type={icmp_type} code=0 id={} ", t.sport)?,
         _ => {}
     }
     write!(f, "packets={packets} bytes={bytes}")
@@ -975,12 +994,12 @@ impl fmt::Display for CtView {
         if self.orig.proto == 6 {
             write!(f, "{} ", self.tcp_state.name())?;
         }
-        write_tuple(f, &self.orig, self.packets[ORIG], self.bytes[ORIG])?;
+        write_tuple(f, &self.orig, 8, self.packets[ORIG], self.bytes[ORIG])?;
         if !self.seen_reply {
             f.write_str(" [UNREPLIED]")?;
         }
         f.write_str(" ")?;
-        write_tuple(f, &self.reply, self.packets[REPLY], self.bytes[REPLY])?;
+        write_tuple(f, &self.reply, 0, self.packets[REPLY], self.bytes[REPLY])?;
         if self.assured {
             f.write_str(" [ASSURED]")?;
         }
@@ -1039,6 +1058,33 @@ mod tests {
         assert_eq!(ct.insert(NsId(0), tcp([10, 0, 0, 1], 3000), now), None, "all replied: refused");
         let later = now + Duration::from_secs(101);
         assert!(ct.insert(NsId(0), tcp([10, 0, 0, 1], 3000), later).is_some(), "expired entries make room");
+    }
+
+    /// The regression: with every entry replied, a full table whose only
+    /// expired entry lay beyond the collector's next batch refused new
+    /// connections.
+    #[test]
+    fn a_full_replied_table_finds_an_expired_entry_anywhere() {
+        const N: usize = 200;
+        let mut ct = table(&mut [CtSlot::EMPTY; N], &mut [0; N]);
+        let now = Instant::from_secs(1);
+        let mut slots = [0u16; N];
+        for (i, s) in slots.iter_mut().enumerate() {
+            *s = ct.insert(NsId(0), tcp([10, 0, 1, 1], 1000 + i as u16), now).unwrap();
+            ct.entry_mut(*s).unwrap().expires = now + Duration::from_secs(100);
+            ct.seen_reply(*s);
+        }
+        assert_eq!(ct.insert(NsId(0), tcp([10, 0, 0, 1], 3000), now), None, "nothing to evict");
+        // One entry expires, far past the collector's batch of 64 slots.
+        let far = slots[N - 3];
+        ct.entry_mut(far).unwrap().expires = now;
+        let later = now + Duration::from_secs(1);
+        assert_eq!(ct.insert(NsId(0), tcp([10, 0, 0, 1], 3000), later), Some(far));
+        assert_eq!((ct.stats.expired, ct.stats.early_drop), (1, 0));
+        ct.entry_mut(far).unwrap().expires = later + Duration::from_secs(100);
+        ct.seen_reply(far);
+        // Full again, and nothing expired: refused after one bounded scan.
+        assert_eq!(ct.insert(NsId(0), tcp([10, 0, 0, 1], 3001), later), None);
     }
 
     #[test]

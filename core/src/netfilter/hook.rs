@@ -458,6 +458,7 @@ impl<H: NfHooks> World<'_, H> {
         let names = Names { iif: if_name(self.ifaces, p.iif), oif: if_name(self.ifaces, p.oif) };
         let Some(nft) = self.nft.as_mut() else { return StepOut::Continue };
         let mut chosen = None;
+        let mut verdict = None;
         let mut i = 0;
         while let Some(&c) = nft.base_chains(state.hook).get(i) {
             i += 1;
@@ -472,9 +473,24 @@ impl<H: NfHooks> World<'_, H> {
                     chosen = Some(s);
                     break;
                 }
-                Outcome::Drop => return StepOut::Drop,
-                Outcome::Reject(k) => return StepOut::Reject(k),
+                Outcome::Drop => verdict = Some(StepOut::Drop),
+                Outcome::Reject(k) => verdict = Some(StepOut::Reject(k)),
             }
+            if verdict.is_some() {
+                break;
+            }
+        }
+        // `meta mark set` in a NAT chain marks the packet, as in a filter chain.
+        if pkt.is_some_and(|old| old.mark != p.mark)
+            && let Ok(m) = self.pool.meta_mut(skb)
+        {
+            m.mark = p.mark;
+        }
+        if pkt.is_some() {
+            *pkt = Some(p);
+        }
+        if let Some(v) = verdict {
+            return v;
         }
         let cur = nft.ct.resolve(r).map(|e| e.tuple[REPLY].invert());
         let Some(cur) = cur else { return StepOut::Continue };

@@ -627,8 +627,9 @@ fn add_rule(nft: &mut Nft<'_>, ctx: &Ctx<'_>, p: &mut P<'_>, insert: bool) -> Re
         let mut sub = P { s: p.s, pos: pend.at };
         let res = elems(&mut sub, pend.kind, |v, tok| {
             let (lo, hi) = v.interval();
-            nft.add_elem(id, lo, hi).map_err(|k| tok.err(k))
+            nft.stage_elem(id, lo, hi, true).map_err(|k| tok.err(k))
         });
+        nft.finish_elems(id, res.is_ok());
         if let Err(e) = res {
             undo(nft, &made);
             return Err(e);
@@ -1007,13 +1008,20 @@ fn add_set(nft: &mut Nft<'_>, ctx: &Ctx<'_>, p: &mut P<'_>, create: bool) -> Res
         refs: 0,
         handle: 0,
     };
+    let existed = nft.find_set(t, n.text).is_some();
     let s = nft.add_set(t, set, create).map_err(|k| n.err(k))?;
     if let Some(at) = elements_at {
         let mut sub = P { s: p.s, pos: at };
-        elems(&mut sub, key, |v, tok| {
+        let res = elems(&mut sub, key, |v, tok| {
             let (lo, hi) = v.interval();
-            nft.add_elem(s, lo, hi).map_err(|k| tok.err(k))
-        })?;
+            nft.stage_elem(s, lo, hi, true).map_err(|k| tok.err(k))
+        });
+        nft.finish_elems(s, res.is_ok());
+        if res.is_err() && !existed {
+            // All or nothing: the set this command made goes too.
+            let _ = nft.delete_set(s);
+        }
+        res?;
     }
     Ok(())
 }
@@ -1029,11 +1037,14 @@ fn elements(nft: &mut Nft<'_>, ctx: &Ctx<'_>, p: &mut P<'_>, add: bool) -> Resul
         Ok(())
     })?;
     p.done()?;
+    // All or nothing: every change is staged, then kept or undone.
     let mut sub = P { s: p.s, pos: at };
-    elems(&mut sub, key, |v, tok| {
+    let res = elems(&mut sub, key, |v, tok| {
         let (lo, hi) = v.interval();
-        if add { nft.add_elem(s, lo, hi) } else { nft.delete_elem(s, lo, hi) }.map_err(|k| tok.err(k))
-    })
+        nft.stage_elem(s, lo, hi, add).map_err(|k| tok.err(k))
+    });
+    nft.finish_elems(s, res.is_ok());
+    res
 }
 
 fn list(nft: &Nft<'_>, ctx: &Ctx<'_>, p: &mut P<'_>, handles: bool, out: &mut dyn fmt::Write) -> Result<(), NftError> {

@@ -7,6 +7,12 @@
 //! set overlapping, so a lookup is one binary search over the array: 1,000
 //! elements cost about ten comparisons, whatever their kind. Insertion and
 //! removal shift the tail of the array (control path only).
+//!
+//! A command that adds or removes several elements is all or nothing
+//! (Linux's nf_tables transactions): each change is staged first (an added
+//! element is marked new, a removed one marked doomed), and then either
+//! committed or aborted as a whole, so a command whose third element
+//! conflicts leaves the set as it was.
 
 use super::error::NftErrorKind;
 use super::expr::{NftName, SetKey};
@@ -33,18 +39,32 @@ pub struct Set {
     pub handle: u32,
 }
 
+/// Where an element stands in the command being carried out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Stage {
+    /// In the set.
+    #[default]
+    Live,
+    /// Added by the command: goes if it is aborted.
+    New,
+    /// Removed by the command: goes if it is committed.
+    Doomed,
+}
+
 /// One element: a set's slot and an inclusive interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Elem {
     set: u16,
+    stage: Stage,
     lo: u32,
     hi: u32,
 }
 
 impl Elem {
     /// An unused element.
-    pub const EMPTY: Elem = Elem { set: 0, lo: 0, hi: 0 };
+    pub const EMPTY: Elem = Elem { set: 0, stage: Stage::Live, lo: 0, hi: 0 };
 
     /// The interval.
     pub fn range(&self) -> (u32, u32) {
@@ -120,8 +140,10 @@ impl<'a> Sets<'a> {
         self.n
     }
 
-    /// Add `[lo, hi]` to `id`. Adding an element that is there already
-    /// changes nothing; one that overlaps another is refused.
+    /// Stage `[lo, hi]` for adding to `id` (it is in the set at once, and
+    /// leaves it again if the command is aborted). Adding an element that
+    /// is there already changes nothing; one that overlaps another is
+    /// refused.
     pub(crate) fn insert(&mut self, id: u16, lo: u32, hi: u32) -> Result<(), NftErrorKind> {
         if lo > hi {
             return Err(NftErrorKind::BadValue("a range must go from low to high"));
@@ -140,7 +162,7 @@ impl<'a> Sets<'a> {
             return Err(NftErrorKind::Full("set elements"));
         }
         self.elems.copy_within(p..self.n, p + 1);
-        self.elems[p] = Elem { set: id, lo, hi };
+        self.elems[p] = Elem { set: id, stage: Stage::New, lo, hi };
         self.n += 1;
         if let Some(Some(s)) = self.sets.get_mut(usize::from(id)) {
             s.len += 1;
@@ -148,19 +170,51 @@ impl<'a> Sets<'a> {
         Ok(())
     }
 
-    /// Remove the element `[lo, hi]` of `id`.
+    /// Stage the element `[lo, hi]` of `id` for removal (it goes when the
+    /// command is committed). Naming it twice in one command is an error,
+    /// as is naming one that is not there.
     pub(crate) fn remove(&mut self, id: u16, lo: u32, hi: u32) -> Result<(), NftErrorKind> {
-        let live = &self.elems[..self.n];
-        let p = live.partition_point(|e| (e.set, e.lo) < (id, lo));
-        if live.get(p) != Some(&Elem { set: id, lo, hi }) {
-            return Err(NftErrorKind::NoSuchElement);
+        let n = self.n;
+        let p = self.elems[..n].partition_point(|e| (e.set, e.lo) < (id, lo));
+        match self.elems[..n].get_mut(p) {
+            Some(e) if e.set == id && e.lo == lo && e.hi == hi && e.stage != Stage::Doomed => {
+                e.stage = Stage::Doomed;
+                Ok(())
+            }
+            _ => Err(NftErrorKind::NoSuchElement),
         }
-        self.elems.copy_within(p + 1..self.n, p);
-        self.n -= 1;
+    }
+
+    /// The command succeeded: what it removed from `id` goes, what it added
+    /// stays.
+    pub(crate) fn commit(&mut self, id: u16) {
+        self.settle(id, Stage::Doomed);
+    }
+
+    /// The command failed: what it added to `id` goes, what it removed
+    /// stays.
+    pub(crate) fn abort(&mut self, id: u16) {
+        self.settle(id, Stage::New);
+    }
+
+    /// Drop `id`'s elements staged as `gone` and make the others live:
+    /// one pass over the set's elements and one shift of the tail.
+    fn settle(&mut self, id: u16, gone: Stage) {
+        let (a, b) = self.range_of(id);
+        let mut w = a;
+        for r in a..b {
+            let mut e = self.elems[r];
+            if e.stage != gone {
+                e.stage = Stage::Live;
+                self.elems[w] = e;
+                w += 1;
+            }
+        }
+        self.elems.copy_within(b..self.n, w);
+        self.n -= b - w;
         if let Some(Some(s)) = self.sets.get_mut(usize::from(id)) {
-            s.len = s.len.saturating_sub(1);
+            s.len = (w - a) as u32;
         }
-        Ok(())
     }
 
     /// True when `v` is in set `id`: one binary search.
@@ -196,9 +250,11 @@ mod tests {
         let a = s.create(set(0, "a", true)).unwrap();
         let b = s.create(set(0, "b", false)).unwrap();
         s.insert(b, 5, 5).unwrap();
+        s.commit(b);
         s.insert(a, 100, 199).unwrap();
         s.insert(a, 10, 10).unwrap();
         s.insert(a, 10, 10).unwrap();
+        s.commit(a);
         assert_eq!(s.insert(a, 150, 300), Err(NftErrorKind::Invalid("conflicting intervals specified")));
         assert_eq!(s.insert(a, 0, 10), Err(NftErrorKind::Invalid("conflicting intervals specified")));
         assert!(s.contains(a, 10) && s.contains(a, 100) && s.contains(a, 199) && s.contains(a, 150));
@@ -207,6 +263,8 @@ mod tests {
         assert_eq!(s.get(a).unwrap().len, 2);
         assert_eq!(s.remove(a, 100, 150), Err(NftErrorKind::NoSuchElement));
         s.remove(a, 100, 199).unwrap();
+        assert_eq!(s.remove(a, 100, 199), Err(NftErrorKind::NoSuchElement), "named twice");
+        s.commit(a);
         assert!(!s.contains(a, 150));
         s.delete(a);
         assert!(s.contains(b, 5));
@@ -226,5 +284,40 @@ mod tests {
         }
         assert_eq!(s.insert(a, 9, 9), Err(NftErrorKind::Full("set elements")));
         assert!(s.contains(a, 2));
+    }
+
+    #[test]
+    fn an_aborted_command_leaves_the_sets_as_they_were() {
+        let mut slots: [Option<Set>; 2] = Default::default();
+        let mut elems = [Elem::EMPTY; 8];
+        let mut s = Sets::new(&mut slots, &mut elems);
+        let a = s.create(set(0, "a", true)).unwrap();
+        let b = s.create(set(0, "b", false)).unwrap();
+        for (set, v) in [(a, 10), (a, 20), (b, 1)] {
+            s.insert(set, v, v).unwrap();
+        }
+        s.commit(a);
+        s.commit(b);
+        let before: Vec<Elem> = s.elems[..s.n].to_vec();
+        // Two new elements, one already there, then a conflict: abort.
+        s.insert(a, 30, 39).unwrap();
+        s.insert(a, 10, 10).unwrap();
+        s.insert(a, 5, 6).unwrap();
+        assert!(s.insert(a, 35, 40).is_err());
+        s.abort(a);
+        assert_eq!(&s.elems[..s.n], &before[..]);
+        assert_eq!(s.get(a).unwrap().len, 2);
+        // Two removals, then one that is not there: abort keeps both.
+        s.remove(a, 10, 10).unwrap();
+        s.remove(a, 20, 20).unwrap();
+        assert_eq!(s.remove(a, 30, 30), Err(NftErrorKind::NoSuchElement));
+        s.abort(a);
+        assert_eq!(&s.elems[..s.n], &before[..]);
+        assert!(s.contains(a, 10) && s.contains(a, 20) && s.contains(b, 1));
+        // And committed, they go; the other set is untouched.
+        s.remove(a, 10, 10).unwrap();
+        s.commit(a);
+        assert!(!s.contains(a, 10) && s.contains(a, 20) && s.contains(b, 1));
+        assert_eq!((s.get(a).unwrap().len, s.total()), (1, 2));
     }
 }

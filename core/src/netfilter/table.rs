@@ -17,8 +17,10 @@
 //!
 //! Rules are validated when added, as Linux does: jumps go to regular
 //! chains of the same table without loops and at most [`JUMP_DEPTH`] deep,
-//! NAT statements sit in NAT chains of the right hooks, sets exist and
-//! hold the right type.
+//! NAT statements are reached only from NAT chains of the right hooks
+//! (directly or through jumps), sets exist and hold the right type. The
+//! walks over the jump graph this takes are bounded passes over the rules
+//! (see `relax`), never a search whose cost grows with the number of paths.
 
 use super::conntrack::{Conntrack, CtSlot};
 use super::error::NftErrorKind;
@@ -136,7 +138,8 @@ pub struct NftStats {
 
 /// Memory for the rule tables: `TABLES` tables, `CHAINS` chains, `RULES`
 /// rules, `SETS` sets (anonymous ones included) sharing `ELEMS` elements,
-/// and `CT` tracked connections. Give it to
+/// and `CT` tracked connections (plus one `u16` a chain, for validating
+/// jumps). Give it to
 /// [`World::attach_nft`](crate::netns::World::attach_nft).
 pub struct NftStorage<
     const TABLES: usize,
@@ -149,6 +152,7 @@ pub struct NftStorage<
     pub(crate) tables: [Option<Table>; TABLES],
     pub(crate) chains: [Option<Chain>; CHAINS],
     pub(crate) base: [u16; CHAINS],
+    pub(crate) scratch: [u16; CHAINS],
     pub(crate) rules: [Option<Rule>; RULES],
     pub(crate) sets: [Option<Set>; SETS],
     pub(crate) elems: [Elem; ELEMS],
@@ -175,6 +179,7 @@ impl<
             tables: [const { None }; TABLES],
             chains: [const { None }; CHAINS],
             base: [NIL; CHAINS],
+            scratch: [0; CHAINS],
             rules: [const { None }; RULES],
             sets: [const { None }; SETS],
             elems: [Elem::EMPTY; ELEMS],
@@ -211,6 +216,8 @@ pub struct Nft<'a> {
     pub(crate) ct: Conntrack<'a>,
     /// Base chain slots sorted by (hook, priority, age).
     base: &'a mut [u16],
+    /// One value per chain slot, for the walks over the jump graph.
+    scratch: &'a mut [u16],
     n_base: usize,
     /// Each hook's range of `base`.
     hook_ranges: [(u16, u16); 5],
@@ -241,6 +248,7 @@ impl<'a> Nft<'a> {
             sets: Sets::new(&mut storage.sets, &mut storage.elems),
             ct: Conntrack::new(&mut storage.ct, &mut storage.ct_buckets, key),
             base: &mut storage.base,
+            scratch: &mut storage.scratch,
             n_base: 0,
             hook_ranges: [(0, 0); 5],
             active: Active::default(),
@@ -705,45 +713,36 @@ impl<'a> Nft<'a> {
         }
     }
 
-    /// Linux's rule validation: see the module documentation.
-    fn validate(&self, c: u16, exprs: &[Expr]) -> Result<(), NftErrorKind> {
-        let ch = self.chain(c).ok_or(NftErrorKind::NoSuchChain)?;
+    /// Linux's rule validation: see the module documentation. A NAT
+    /// statement is checked against every base chain that reaches the rule,
+    /// through jumps and gotos, as Linux's `nft_chain_validate` does: in a
+    /// regular chain reached from a filter chain it would do nothing, so it
+    /// is refused (and so is a jump that would make it reachable).
+    fn validate(&mut self, c: u16, exprs: &[Expr]) -> Result<(), NftErrorKind> {
+        let table = self.chain(c).ok_or(NftErrorKind::NoSuchChain)?.table;
+        let mut nat = 0u8;
         for e in exprs {
             match e {
                 Expr::Verdict(Verdict::Jump(t) | Verdict::Goto(t)) => {
                     let target = self.chain(*t).ok_or(NftErrorKind::NoSuchChain)?;
-                    if target.table != ch.table {
+                    if target.table != table {
                         return Err(NftErrorKind::Invalid("jumps stay within a table"));
                     }
                     if target.base.is_some() {
                         return Err(NftErrorKind::Invalid("cannot jump to a base chain"));
                     }
-                    if *t == c || self.reaches(*t, c, 0) {
+                    if *t == c || !self.mark_reach(*t, true) || self.scratch_at(c) != 0 {
                         return Err(NftErrorKind::Invalid("jump would make a loop"));
                     }
-                    let below = self.depth_below(*t, 0);
-                    let above = self.depth_above(c, 0);
-                    if above + 1 + below > JUMP_DEPTH {
-                        return Err(NftErrorKind::Invalid("chains nest deeper than 16"));
+                    nat |= self.nat_in_marked();
+                    let below = self.longest(false).then(|| self.scratch_at(*t));
+                    let above = self.longest(true).then(|| self.scratch_at(c));
+                    match (above, below) {
+                        (Some(a), Some(b)) if usize::from(a) + 1 + usize::from(b) <= JUMP_DEPTH => {}
+                        _ => return Err(NftErrorKind::Invalid("chains nest deeper than 16")),
                     }
                 }
-                Expr::Nat(n) => {
-                    if let Some(b) = ch.base {
-                        let ok = b.ty == ChainType::Nat
-                            && match n.kind {
-                                NatKind::Snat | NatKind::Masquerade => {
-                                    matches!(b.hook, NfHook::PostRouting | NfHook::LocalIn)
-                                }
-                                NatKind::Dnat => matches!(b.hook, NfHook::PreRouting | NfHook::LocalOut),
-                            };
-                        if !ok {
-                            return Err(NftErrorKind::Invalid(match n.kind {
-                                NatKind::Dnat => "dnat belongs in a nat chain at prerouting or output",
-                                _ => "snat and masquerade belong in a nat chain at postrouting or input",
-                            }));
-                        }
-                    }
-                }
+                Expr::Nat(n) => nat |= nat_bit(n.kind),
                 Expr::Cmp { key, rhs: Rhs::Set(s), .. } => {
                     let set = self.sets.get(*s).ok_or(NftErrorKind::NoSuchSet)?;
                     if set.key != key.kind() {
@@ -753,49 +752,97 @@ impl<'a> Nft<'a> {
                 _ => {}
             }
         }
+        if nat != 0 { self.check_nat(c, nat) } else { Ok(()) }
+    }
+
+    /// Every base chain that reaches chain `c` (or is `c`) must be a NAT
+    /// chain at a hook where each NAT statement of `kinds` belongs.
+    fn check_nat(&mut self, c: u16, kinds: u8) -> Result<(), NftErrorKind> {
+        const SRC: &str = "snat and masquerade belong in a nat chain at postrouting or input";
+        const DST: &str = "dnat belongs in a nat chain at prerouting or output";
+        if !self.mark_reach(c, false) {
+            return Err(NftErrorKind::Invalid(SRC));
+        }
+        for (i, ch) in self.chains.iter().enumerate() {
+            let Some(b) = ch.as_ref().and_then(|ch| ch.base) else { continue };
+            if self.scratch.get(i).is_none_or(|m| *m == 0) {
+                continue;
+            }
+            let nat = b.ty == ChainType::Nat;
+            if kinds & nat_bit(NatKind::Snat) != 0 && !(nat && matches!(b.hook, NfHook::PostRouting | NfHook::LocalIn))
+            {
+                return Err(NftErrorKind::Invalid(SRC));
+            }
+            if kinds & nat_bit(NatKind::Dnat) != 0 && !(nat && matches!(b.hook, NfHook::PreRouting | NfHook::LocalOut))
+            {
+                return Err(NftErrorKind::Invalid(DST));
+            }
+        }
         Ok(())
     }
 
-    /// The chains `c`'s rules jump or go to.
-    fn targets(&self, c: u16) -> impl Iterator<Item = u16> + '_ {
-        self.rules_of(c).flat_map(|(_, r)| {
-            r.exprs.iter().filter_map(|e| match e {
-                Expr::Verdict(Verdict::Jump(t) | Verdict::Goto(t)) => Some(*t),
-                _ => None,
-            })
+    /// The scratch value of chain slot `c`.
+    fn scratch_at(&self, c: u16) -> u16 {
+        self.scratch.get(usize::from(c)).copied().unwrap_or(0)
+    }
+
+    /// The NAT statements (as [`nat_bit`]s) of the chains marked in the
+    /// scratch array.
+    fn nat_in_marked(&self) -> u8 {
+        let mut kinds = 0;
+        for r in self.rules.iter().flatten() {
+            if self.scratch_at(r.chain) != 0 {
+                for e in &r.exprs {
+                    if let Expr::Nat(n) = e {
+                        kinds |= nat_bit(n.kind);
+                    }
+                }
+            }
+        }
+        kinds
+    }
+
+    /// Mark in the scratch array the chains reachable from `from` by jumps
+    /// and gotos (`forward`), or those that reach it, `from` included.
+    /// Each round follows every edge once; the graph is acyclic and at most
+    /// [`JUMP_DEPTH`] deep, so [`ROUNDS`] rounds settle it: O(ROUNDS x
+    /// rules) in all, whatever the shape of the graph. `false` if it did
+    /// not settle (the caller refuses the rule).
+    fn mark_reach(&mut self, from: u16, forward: bool) -> bool {
+        self.scratch.fill(0);
+        if let Some(m) = self.scratch.get_mut(usize::from(from)) {
+            *m = 1;
+        }
+        let (rules, marks) = (&*self.rules, &mut *self.scratch);
+        relax(rules, forward, |a, b| {
+            let on = marks.get(a).is_some_and(|m| *m != 0);
+            match marks.get_mut(b) {
+                Some(m) if on && *m == 0 => {
+                    *m = 1;
+                    true
+                }
+                _ => false,
+            }
         })
     }
 
-    /// True when `to` is reachable from `from` by jumps (bounded depth).
-    fn reaches(&self, from: u16, to: u16, depth: usize) -> bool {
-        if depth > JUMP_DEPTH {
-            return true;
-        }
-        self.targets(from).any(|t| t == to || self.reaches(t, to, depth + 1))
-    }
-
-    /// The deepest chain nesting below `c` (bounded: past the limit it
-    /// stops counting).
-    fn depth_below(&self, c: u16, depth: usize) -> usize {
-        if depth > JUMP_DEPTH {
-            return depth;
-        }
-        self.targets(c).map(|t| 1 + self.depth_below(t, depth + 1)).max().unwrap_or(0)
-    }
-
-    /// The deepest nesting at which `c` is reached from a base chain.
-    fn depth_above(&self, c: u16, depth: usize) -> usize {
-        if depth > JUMP_DEPTH {
-            return depth;
-        }
-        let mut best = 0;
-        for (i, ch) in self.chains.iter().enumerate() {
-            let i = i as u16;
-            if ch.is_some() && i != c && self.targets(i).any(|t| t == c) {
-                best = best.max(1 + self.depth_above(i, depth + 1));
+    /// The longest jump path in the scratch array: ending at each chain
+    /// (`forward`: how deep it nests below a chain nothing jumps to), or
+    /// starting at it (how deep the chains below it nest). Bounded like
+    /// [`Self::mark_reach`]; values stop at `JUMP_DEPTH + 1`.
+    fn longest(&mut self, forward: bool) -> bool {
+        self.scratch.fill(0);
+        let (rules, val) = (&*self.rules, &mut *self.scratch);
+        relax(rules, forward, |a, b| {
+            let v = val.get(a).map_or(0, |v| (*v + 1).min(JUMP_DEPTH as u16 + 1));
+            match val.get_mut(b) {
+                Some(w) if v > *w => {
+                    *w = v;
+                    true
+                }
+                _ => false,
             }
-        }
-        best
+        })
     }
 
     /// Create a set in table `t`.
@@ -831,7 +878,43 @@ impl<'a> Nft<'a> {
 
     /// Add `[lo, hi]` to set `s`.
     pub fn add_elem(&mut self, s: u16, lo: u32, hi: u32) -> Result<(), NftErrorKind> {
+        self.add_elems(s, &[(lo, hi)]).map_err(|(_, k)| k)
+    }
+
+    /// Remove `[lo, hi]` from set `s`.
+    pub fn delete_elem(&mut self, s: u16, lo: u32, hi: u32) -> Result<(), NftErrorKind> {
+        self.delete_elems(s, &[(lo, hi)]).map_err(|(_, k)| k)
+    }
+
+    /// Add every interval of `elems` to set `s`, or none: on error the set
+    /// is as it was, and the error says which element failed.
+    pub fn add_elems(&mut self, s: u16, elems: &[(u32, u32)]) -> Result<(), (usize, NftErrorKind)> {
+        self.stage_elems(s, elems, true)
+    }
+
+    /// Remove every interval of `elems` from set `s`, or none.
+    pub fn delete_elems(&mut self, s: u16, elems: &[(u32, u32)]) -> Result<(), (usize, NftErrorKind)> {
+        self.stage_elems(s, elems, false)
+    }
+
+    fn stage_elems(&mut self, s: u16, elems: &[(u32, u32)], add: bool) -> Result<(), (usize, NftErrorKind)> {
+        for (i, &(lo, hi)) in elems.iter().enumerate() {
+            if let Err(k) = self.stage_elem(s, lo, hi, add) {
+                self.finish_elems(s, false);
+                return Err((i, k));
+            }
+        }
+        self.finish_elems(s, true);
+        Ok(())
+    }
+
+    /// Stage adding (`add`) or removing `[lo, hi]` in set `s`; the change
+    /// is kept or undone by [`Self::finish_elems`].
+    pub(crate) fn stage_elem(&mut self, s: u16, lo: u32, hi: u32, add: bool) -> Result<(), NftErrorKind> {
         let set = self.sets.get(s).ok_or(NftErrorKind::NoSuchSet)?;
+        if !add {
+            return self.sets.remove(s, lo, hi);
+        }
         if lo != hi && !set.interval {
             return Err(NftErrorKind::Invalid("ranges and prefixes need a set with flags interval"));
         }
@@ -841,16 +924,49 @@ impl<'a> Nft<'a> {
         self.sets.insert(s, lo, hi)
     }
 
-    /// Remove `[lo, hi]` from set `s`.
-    pub fn delete_elem(&mut self, s: u16, lo: u32, hi: u32) -> Result<(), NftErrorKind> {
-        self.sets.get(s).ok_or(NftErrorKind::NoSuchSet)?;
-        self.sets.remove(s, lo, hi)
+    /// Keep (`commit`) or undo the changes staged in set `s`.
+    pub(crate) fn finish_elems(&mut self, s: u16, commit: bool) {
+        if commit { self.sets.commit(s) } else { self.sets.abort(s) }
     }
 
     /// Remove every element of set `s`.
     pub fn flush_set(&mut self, s: u16) {
         self.sets.flush(s);
     }
+}
+
+/// Rounds of [`relax`]: a path in the jump graph has at most
+/// [`JUMP_DEPTH`] edges, and one more round shows nothing changes.
+const ROUNDS: usize = JUMP_DEPTH + 2;
+
+/// The bit of a NAT statement's kind: source (snat, masquerade) or
+/// destination (dnat).
+fn nat_bit(k: NatKind) -> u8 {
+    match k {
+        NatKind::Snat | NatKind::Masquerade => 1,
+        NatKind::Dnat => 2,
+    }
+}
+
+/// Call `step(from, to)` for every jump and goto edge of every rule (its
+/// reverse when not `forward`), round after round, until no call changes
+/// anything (true) or [`ROUNDS`] rounds have passed (false).
+fn relax(rules: &[Option<Rule>], forward: bool, mut step: impl FnMut(usize, usize) -> bool) -> bool {
+    for _ in 0..ROUNDS {
+        let mut changed = false;
+        for r in rules.iter().flatten() {
+            for e in &r.exprs {
+                if let Expr::Verdict(Verdict::Jump(t) | Verdict::Goto(t)) = e {
+                    let (x, y) = (usize::from(r.chain), usize::from(*t));
+                    changed |= if forward { step(x, y) } else { step(y, x) };
+                }
+            }
+        }
+        if !changed {
+            return true;
+        }
+    }
+    false
 }
 
 /// The chains of a table in creation order (see [`Nft::chains_of`]).

@@ -321,3 +321,133 @@ fn nat_statements_parse_and_print() {
         assert_eq!(e.kind, NftErrorKind::Invalid("dnat belongs in a nat chain at prerouting or output"));
     });
 }
+
+#[test]
+fn element_commands_are_all_or_nothing() {
+    with_nft(|n| {
+        ok(n, "add table inet f");
+        ok(n, "add set inet f s { type ipv4_addr; flags interval; elements = { 10.0.0.0/24, 10.0.3.3 } ; }");
+        let before = ok(n, "list set inet f s");
+        let total = n.sets.total();
+        let unchanged = |n: &mut Nft<'_>, why: &str| {
+            assert_eq!(ok(n, "list set inet f s"), before, "{why}");
+            assert_eq!(n.sets.total(), total, "{why}");
+        };
+        for (cmd, word, kind) in [
+            (
+                "add element inet f s { 10.0.1.1, 10.0.2.0/24, 10.0.0.5 }",
+                "10.0.0.5",
+                NftErrorKind::Invalid("conflicting intervals specified"),
+            ),
+            ("delete element inet f s { 10.0.0.0/24, 10.9.9.9 }", "10.9.9.9", NftErrorKind::NoSuchElement),
+            ("delete element inet f s { 10.0.3.3, 10.0.3.3 }", "10.0.3.3", NftErrorKind::NoSuchElement),
+            (
+                "add set inet f s { type ipv4_addr; flags interval; elements = { 10.5.0.0/16, 10.0.0.0/8 } ; }",
+                "10.0.0.0/8",
+                NftErrorKind::Invalid("conflicting intervals specified"),
+            ),
+        ] {
+            let e = run(n, cmd).unwrap_err();
+            assert_eq!(e.kind, kind, "{cmd}");
+            assert_eq!(e.span.text(cmd), word, "{cmd}");
+            unchanged(n, cmd);
+        }
+        // A set the failed command would have made is not made at all.
+        let e = run(n, "add set inet f p { type inet_service; elements = { 22, 80, 1000-2000 } ; }").unwrap_err();
+        assert_eq!(e.kind, NftErrorKind::Invalid("ranges and prefixes need a set with flags interval"));
+        assert_eq!(n.find_set(0, "p"), None);
+        // Running out of room halfway takes back the first half.
+        let many: std::vec::Vec<std::string::String> =
+            (0..2100u32).map(|i| std::format!("172.16.{}.{}", i / 256, i % 256)).collect();
+        let cmd = std::format!("add element inet f s {{ {} }}", many.join(", "));
+        assert_eq!(run(n, &cmd).unwrap_err().kind, NftErrorKind::Full("set elements"));
+        unchanged(n, "a full element array");
+        // A literal set in a rule that fails goes too.
+        ok(n, "add chain inet f in { type filter hook input priority 0; }");
+        let cmd = "add rule inet f in ip saddr { 10.1.0.0/16, 10.1.2.3 } drop";
+        assert_eq!(run(n, cmd).unwrap_err().kind, NftErrorKind::Invalid("conflicting intervals specified"));
+        unchanged(n, "a literal set");
+        // And the same commands, right, do their work.
+        ok(n, "add element inet f s { 10.0.1.1, 10.0.2.0/24 }");
+        ok(n, "delete element inet f s { 10.0.0.0/24, 10.0.3.3 }");
+        assert_eq!(n.sets.total(), 2);
+    });
+}
+
+#[test]
+fn nat_statements_reached_from_a_filter_chain_are_refused() {
+    const SRC: NftErrorKind =
+        NftErrorKind::Invalid("snat and masquerade belong in a nat chain at postrouting or input");
+    const DST: NftErrorKind = NftErrorKind::Invalid("dnat belongs in a nat chain at prerouting or output");
+    with_nft(|n| {
+        ok(n, "add table ip t");
+        ok(n, "add chain ip t fwd { type filter hook forward priority 0; }");
+        ok(n, "add chain ip t post { type nat hook postrouting priority srcnat; }");
+        ok(n, "add chain ip t pre { type nat hook prerouting priority dstnat; }");
+        for c in ["sub", "masq", "mid", "dn"] {
+            ok(n, &std::format!("add chain ip t {c}"));
+        }
+        // In a regular chain a filter chain reaches: refused.
+        ok(n, "add rule ip t fwd jump sub");
+        assert_eq!(run(n, "add rule ip t sub masquerade").unwrap_err().kind, SRC);
+        // In a chain nothing reaches yet, or only the right NAT chain: fine.
+        ok(n, "add rule ip t masq oifname \"eth0\" masquerade");
+        ok(n, "add rule ip t post jump masq");
+        ok(n, "add rule ip t mid jump masq");
+        // A jump that would make it reachable from the filter chain, directly
+        // or two chains down, is refused.
+        let e = run(n, "add rule ip t fwd udp dport 53 jump masq").unwrap_err();
+        assert_eq!((e.kind, e.span.text("add rule ip t fwd udp dport 53 jump masq")), (SRC, "udp"));
+        assert_eq!(run(n, "add rule ip t fwd goto mid").unwrap_err().kind, SRC);
+        assert_eq!(run(n, "add rule ip t sub jump mid").unwrap_err().kind, SRC);
+        // So is dnat under a postrouting chain, and masquerade under prerouting.
+        ok(n, "add rule ip t dn dnat to 10.0.0.1");
+        assert_eq!(run(n, "add rule ip t post jump dn").unwrap_err().kind, DST);
+        ok(n, "add rule ip t pre jump dn");
+        assert_eq!(run(n, "add rule ip t pre jump mid").unwrap_err().kind, SRC);
+        // Nothing of the refused rules stayed.
+        let sub = n.find_chain(0, "sub").unwrap();
+        let fwd = n.find_chain(0, "fwd").unwrap();
+        assert_eq!((n.rules_of(sub).count(), n.rules_of(fwd).count()), (0, 1));
+    });
+}
+
+#[test]
+fn jump_validation_is_bounded_on_a_graph_with_billions_of_paths() {
+    // 15 levels of 5 chains, each jumping to every chain of the next
+    // level: 5^14 paths from the top, which a search path by path would
+    // never finish; the bounded passes take milliseconds.
+    const WIDTH: usize = 5;
+    const LEVELS: usize = 15;
+    let mut storage = std::boxed::Box::new(NftStorage::<1, 80, 400, 1, 1, 1>::new());
+    let mut n = Nft::new(&mut storage, [1; 16]);
+    let n = &mut n;
+    ok(n, "add table ip t");
+    ok(n, "add chain ip t in { type filter hook input priority 0; }");
+    for l in 0..LEVELS {
+        for i in 0..WIDTH {
+            ok(n, &std::format!("add chain ip t c{l}_{i}"));
+        }
+    }
+    let started = std::time::Instant::now();
+    // Bottom up, so every jump lands on a chain that already has jumps.
+    for l in (0..LEVELS - 1).rev() {
+        for i in 0..WIDTH {
+            for j in 0..WIDTH {
+                ok(n, &std::format!("add rule ip t c{l}_{i} udp dport {j} jump c{}_{j}", l + 1));
+            }
+        }
+    }
+    ok(n, "add rule ip t in jump c0_0");
+    // The top is at depth 1, the bottom at 15: one more level is too deep.
+    ok(n, "add chain ip t deeper");
+    ok(n, "add rule ip t deeper accept");
+    let e = run(n, "add rule ip t c14_3 jump deeper");
+    assert!(e.is_ok(), "depth 16 is allowed");
+    ok(n, "add chain ip t deepest");
+    let e = run(n, "add rule ip t deeper jump deepest").unwrap_err();
+    assert_eq!(e.kind, NftErrorKind::Invalid("chains nest deeper than 16"));
+    let e = run(n, "add rule ip t c14_0 jump c0_4").unwrap_err();
+    assert_eq!(e.kind, NftErrorKind::Invalid("jump would make a loop"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+}

@@ -5,7 +5,10 @@
 //! pings across the router, runs a UDP echo, sends a datagram that the
 //! router must fragment for the second link (and the far host reassembles),
 //! knocks on a closed port, and moves 256 KiB over TCP across the router,
-//! checked byte for byte. Every frame is printed as it crosses a link,
+//! checked byte for byte. Last the router gets nft rule tables: it
+//! masquerades what leaves towards h2 and drops UDP to one port, and the
+//! demo prints its connection table and `nft list ruleset` with counters
+//! ([`nat`]). Every frame is printed as it crosses a link,
 //! tcpdump-style, except the bulk of the TCP transfer, which is counted;
 //! the counters follow at the end (per namespace the MIB counters by their
 //! `/proc/net/snmp` and `/proc/net/netstat` names, drops by reason, device
@@ -27,6 +30,7 @@ macro_rules! say {
 }
 
 mod capture;
+mod nat;
 mod report;
 mod scenes;
 mod tcp;
@@ -36,6 +40,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use skbnet::netfilter::NftStorage;
 use skbnet::netns::{SmallWorldStorage, World};
 
 use capture::Capture;
@@ -47,13 +52,19 @@ pub const USAGE: &str = "\
   skbnet demo [--pcap FILE]
       run two hosts and a router in one process, with virtual time: ping
       across the router, a UDP echo, a datagram fragmented for a smaller-MTU
-      link and reassembled, a closed port, 256 KiB over TCP; print every
-      frame (of the TCP transfer's bulk only a count) and the counters
+      link and reassembled, a closed port, 256 KiB over TCP, then NAT and
+      a firewall rule on the router (nft rules, conntrack -L, nft list
+      ruleset); print every frame (of the TCP transfer's bulk only a
+      count) and the counters
       --pcap FILE   also write every link's traffic to FILE (pcapng, one
                     interface per link: h1-r and r-h2; every frame, the
                     TCP transfer's too); read it with `tshark -r FILE`
                     or Wireshark
 ";
+
+/// Room for the router's rule tables: 4 tables, 8 chains, 16 rules, 4
+/// sets of 64 elements in all, 64 tracked connections.
+type DemoNftStorage = NftStorage<4, 8, 16, 4, 64, 64>;
 
 /// The key for every choice the stack randomises (IP IDs, ephemeral
 /// ports): fixed, so the demo is the same on every run.
@@ -149,7 +160,9 @@ fn simulate(capture: &Capture) -> Result<(), Failed> {
     let mut nics = Nics::new(&links);
     let mut mem = PoolMem::new();
     let mut storage = Box::new(SmallWorldStorage::new());
+    let mut rules = Box::new(DemoNftStorage::new());
     let mut world = World::new(&mut storage, mem.pool()?, SECRET).context("creating the world")?;
+    world.attach_nft(&mut rules).context("attaching the rule tables")?;
     let topo = topo::build(&mut world, &mut nics)?;
     say!("{}\n", topo::PICTURE);
     let mut demo = Demo::new(&mut world, topo, capture)?;
@@ -158,6 +171,7 @@ fn simulate(capture: &Capture) -> Result<(), Failed> {
     demo.fragments()?;
     demo.closed_port()?;
     demo.tcp_transfer()?;
+    demo.nat_firewall()?;
     report::counters(&world, &links);
     report::shutdown(&mut world)
 }

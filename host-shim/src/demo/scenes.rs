@@ -1,7 +1,7 @@
 //! The demo's scenes, driven through the socket API on a virtual clock:
 //! the world is polled at `now` and the clock jumps to `poll_at()`. h2 runs
 //! a UDP echo service on port 7 throughout. The TCP scene is in
-//! [`super::tcp`].
+//! [`super::tcp`], the NAT and firewall scene in [`super::nat`].
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -90,7 +90,7 @@ impl<'w, 'a> Demo<'w, 'a> {
     }
 
     /// The next datagram (or error) on `s`; a failure if none comes in time.
-    fn recv(&mut self, s: SockId, what: &str) -> Result<Result<Datagram, Errno>, Failed> {
+    pub(super) fn recv(&mut self, s: SockId, what: &str) -> Result<Result<Datagram, Errno>, Failed> {
         let mut got = Err(Errno::WouldBlock);
         let mut buf = vec![0u8; 65_536];
         let deadline = self.now + PATIENCE;
