@@ -34,7 +34,9 @@ fn usage() -> String {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    // `skbnet sudo nft ...` is the seed's `sudo nft ...`: see `ip::strip_prefixes`.
+    let args = ip::strip_prefixes(&all);
     match args.first().map(String::as_str) {
         Some("pool-budget") => pool_budget(&args[1..]),
         Some("demo") => demo::main(&args[1..]),

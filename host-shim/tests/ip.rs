@@ -268,3 +268,105 @@ fn without_a_daemon_the_client_says_so() {
     assert!(text(&out.stderr).contains("cannot reach the skbnet daemon"), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_seed_s_tun_example_makes_a_tun_device() {
+    let (ok, out, err) = script(&script_path("tun.skbnet"), &["-k"]);
+    // The seed's fourth command gets Linux's answer: the address made that route.
+    assert!(!ok && err.contains("Error: route exists.\nskbnet script: line 9: exit status 2"), "{out}\n{err}");
+    assert_eq!(err.matches("exit status").count(), 1, "only the route that exists fails: {err}");
+    assert!(out.contains("$ skbnet ip tuntap\ntun0: tun\n"), "{out}");
+    assert!(
+        out.contains("tun0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1500 qdisc noqueue state UNKNOWN"),
+        "{out}"
+    );
+    assert!(out.contains("    link/none\n"), "{out}");
+    assert!(out.contains("10.0.0.0/24 dev tun0 proto kernel scope link src 10.0.0.1\n"), "{out}");
+    // Deleting it, and a mode that does not exist.
+    let body = "ip tuntap add tun0 mode tun\nip tuntap del dev tun0 mode tun\nip tuntap\nip link\nip tuntap add dev tap0 mode tap\n";
+    let (ok, out, err) = script_text("tundel", body, &[]);
+    assert!(!ok && err.contains("only mode tun exists"), "{out}\n{err}");
+    assert!(out.contains("$ skbnet ip tuntap\n$ skbnet ip link\n1: lo:") && !out.contains("tun0:"), "{out}");
+}
+
+#[test]
+fn ip_netns_exec_bash_in_a_script_runs_the_lines_after_it_in_the_namespace() {
+    let (ok, out, err) = script(&script_path("netns-shell.skbnet"), &[]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("$ skbnet ip netns exec ns1 bash\nns1# ip addr add 192.168.76.2/24 dev veth1\n"), "{out}");
+    assert!(out.contains("2 packets transmitted, 2 received, 0% packet loss"), "{out}");
+    assert!(
+        out.contains("ns1# ip route\n192.168.76.0/24 dev veth1 proto kernel scope link src 192.168.76.2\nns1# exit\n")
+    );
+    assert!(out.ends_with("$ skbnet ip route\n192.168.76.0/24 dev veth0 proto kernel scope link src 192.168.76.1\n"));
+}
+
+#[test]
+fn ip_netns_exec_bash_reads_commands_from_standard_input() {
+    use std::io::Write;
+    let d = Daemon::start("bash");
+    d.ok(&["ip", "netns", "add", "ns1"]);
+    d.ok(&["ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", "ns1"]);
+    d.ok(&["ip", "addr", "add", "192.168.76.1/24", "dev", "veth0"]);
+    d.ok(&["ip", "link", "set", "veth0", "up"]);
+    let mut child = d
+        .cmd(&["ip", "netns", "exec", "ns1", "bash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = "ip addr add 192.168.76.2/24 dev veth1\n\
+                 sudo ip link set veth1 up\n\
+                 # a comment, then a blank line\n\n\
+                 curl http://192.168.76.1/\n\
+                 skbnet ping -c 2 -i 0.2 192.168.76.1\n\
+                 ip route\n\
+                 sudo nft add table inet filter\n";
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "the last command's status: {stdout}\n{stderr}");
+    assert!(stdout.contains("2 packets transmitted, 2 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("192.168.76.0/24 dev veth1 proto kernel scope link src 192.168.76.2\n"), "{stdout}");
+    assert!(stderr.contains("curl: command not found"), "{stderr}");
+    // It ran in ns1: the table is there, not in the initial namespace.
+    assert_eq!(d.ok(&["ip", "netns", "exec", "ns1", "nft", "list", "tables"]), "table inet filter\n");
+    assert_eq!(d.ok(&["nft", "list", "tables"]), "");
+    // `exit N` ends it with that status; a namespace that does not exist is refused.
+    let out = d.cmd(&["ip", "netns", "exec", "ns1", "sh"]).output_with("exit 3\nip link\n");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(out.stdout.is_empty(), "nothing after exit runs");
+    let out = d.cmd(&["ip", "netns", "exec", "nsX", "bash"]).stdin(Stdio::null()).output().unwrap();
+    assert!(text(&out.stderr).contains("Cannot open network namespace \"nsX\""), "{}", text(&out.stderr));
+}
+
+/// Run a command with `input` on its standard input.
+trait OutputWith {
+    fn output_with(&mut self, input: &str) -> Output;
+}
+
+impl OutputWith for Command {
+    fn output_with(&mut self, input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+#[test]
+fn a_leading_sudo_is_accepted_and_ignored() {
+    let d = Daemon::start("sudo");
+    d.ok(&["sudo", "nft", "add", "table", "inet", "filter"]);
+    d.ok(&[
+        "sudo", "nft", "add", "chain", "inet", "filter", "input", "{", "type", "filter", "hook", "input", "priority",
+        "0", ";", "policy", "accept", ";", "}",
+    ]);
+    assert!(d.ok(&["sudo", "nft", "list", "table", "inet", "filter"]).contains("chain input {"));
+    assert_eq!(d.ok(&["sudo", "sysctl", "-w", "net.ipv4.ip_forward=1"]), "net.ipv4.ip_forward = 1\n");
+    assert!(d.ok(&["sudo", "ip", "link"]).contains("1: lo:"));
+    // In scripts too (the seed's nft examples are written with sudo).
+    let (ok, out, err) = script_text("sudo", "sudo ip netns add ns1\nsudo skbnet ip netns\n", &[]);
+    assert!(ok && out.ends_with("$ skbnet ip netns\nns1 (id: 1)\n"), "{out}\n{err}");
+}

@@ -1,6 +1,8 @@
 //! The fuzz body of netlink: arbitrary bytes as a buffer of requests to a
 //! configured world (two namespaces, a veth pair between them, a bridge
-//! with a port, addresses and routes), with a monitor listening.
+//! with a port, addresses and routes, rule tables with a filter chain in
+//! the initial namespace, so `SKBNET_NFT` commands change and list real
+//! rules), with a monitor listening.
 //!
 //! The first byte chooses the sending socket's namespace (bit 0), the size
 //! of the reply buffer (bits 1..=3: from 256 bytes, the least that always
@@ -13,6 +15,7 @@
 
 use core::net::Ipv4Addr;
 
+use skbnet::netfilter::NftStorage;
 use skbnet::netlink::addr::{AddrMsg, IfAddrMsg};
 use skbnet::netlink::family::{NftMsg, NsMsg};
 use skbnet::netlink::link::{IfInfoMsg, LinkKind, LinkMsg, NetnsRef, VethPeer};
@@ -23,6 +26,9 @@ use skbnet::netlink::{NlSock, REPLY_ROOM};
 use skbnet::netns::{Name, NsId, SmallWorldStorage, World};
 use skbnet::skb::{PoolStorage, SkbPool};
 use skbnet::time::Instant;
+
+/// The fuzz world's rule tables: small, so nft commands reach their limits.
+type FuzzNft = NftStorage<4, 8, 32, 8, 64, 16>;
 
 /// Reply buffer sizes the first byte chooses from.
 const OUT_SIZES: [usize; 8] = [REPLY_ROOM, REPLY_ROOM + 3, 300, 512, 700, 1024, 2048, 4096];
@@ -53,7 +59,9 @@ pub fn run(data: &[u8]) -> Outcome {
     let Some((&cfg, reqs)) = data.split_first() else { return o };
     let mut storage = Box::new(SmallWorldStorage::new());
     let mut mem = Box::new(PoolStorage::<256, 128, 2048, 32>::new());
+    let mut nft_mem = Box::new(FuzzNft::new());
     let mut w = World::new(&mut storage, SkbPool::new(&mut mem), [9; 16]).expect("world");
+    w.attach_nft(&mut nft_mem).expect("rule tables");
     let ns1 = setup(&mut w);
     let ns = if cfg & 1 == 0 { NsId::INIT } else { ns1 };
     let mut sock = w.netlink_socket(ns, 4242).expect("socket");
@@ -138,7 +146,8 @@ fn parse_body(ty: u16, p: &[u8]) {
 }
 
 /// ns1; veth0 (here, 192.168.76.1/24, up) and veth1 (ns1, .2, up); br0
-/// with port p0, whose peer q0 is in ns1; a default route in ns1.
+/// with port p0, whose peer q0 is in ns1; a default route in ns1; table
+/// `inet filter` with an input chain and a rule here.
 fn setup(w: &mut World<'_>) -> NsId {
     let ns1 = w.add_netns("ns1").expect("ns1");
     let (v0, v1) = w.add_veth(NsId::INIT, "veth0", ns1, "veth1").expect("veth");
@@ -152,6 +161,13 @@ fn setup(w: &mut World<'_>) -> NsId {
     let (p0, _) = w.add_veth(NsId::INIT, "p0", ns1, "q0").expect("veth");
     w.set_master(p0, br).expect("port");
     w.set_link_up(br, true).expect("up");
+    for cmd in [
+        "add table inet filter",
+        "add chain inet filter input { type filter hook input priority 0 ; policy accept ; }",
+        "add rule inet filter input tcp dport 22 drop",
+    ] {
+        w.nft(NsId::INIT, cmd, &mut String::new()).expect("nft setup");
+    }
     ns1
 }
 
@@ -253,6 +269,41 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             seed(
                 0x02,
                 vec![request(SKBNET_NFT, NLM_F_ACK, |w| NftMsg { cmd: Some("list ruleset"), output: None }.emit(w))],
+            ),
+        ),
+        (
+            "nft-change",
+            seed(
+                0x1c,
+                [
+                    "add rule inet filter input ip saddr 192.168.1.0/24 drop",
+                    "add set inet filter blocked { type ipv4_addr ; }",
+                    "add element inet filter blocked { 10.0.0.1, 10.0.0.2 }",
+                    "add table ip nat",
+                    "add chain ip nat postrouting { type nat hook postrouting priority 100 ; }",
+                    "add rule ip nat postrouting ip saddr 10.100.0.0/24 oif \"veth0\" masquerade",
+                    "-a list ruleset",
+                    "add rule inet filter nosuch drop",
+                    "flush chain inet filter input",
+                    "delete table ip nat",
+                ]
+                .iter()
+                .map(|c| request(SKBNET_NFT, NLM_F_ACK, |w| NftMsg { cmd: Some(c), output: None }.emit(w)))
+                .collect(),
+            ),
+        ),
+        (
+            "setlink-and-tun",
+            seed(
+                0x00,
+                vec![
+                    request(RTM_SETLINK, NLM_F_ACK, |w| {
+                        LinkMsg { mtu: Some(1400), name: name("veth0"), ..LinkMsg::default() }.emit(w)
+                    }),
+                    request(RTM_NEWLINK, create, |w| {
+                        LinkMsg { name: name("tun0"), kind: Some(LinkKind::Tun), ..LinkMsg::default() }.emit(w)
+                    }),
+                ],
             ),
         ),
         ("bad-length", seed(0x00, vec![vec![8, 0, 0, 0, 16, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0]])),

@@ -56,7 +56,14 @@ fn seeds_do_what_they_say() {
     }
     let o = run(&all["delete"]);
     assert_eq!((o.acks, o.errors), (2, 0), "{o:?}");
-    assert_eq!(run(&all["nft"]).errors, 1, "no rule tables in this world");
+    let o = run(&all["nft"]);
+    assert_eq!((o.acks, o.errors), (1, 0), "{o:?}");
+    assert!(o.objects >= 1, "the ruleset was listed: {o:?}");
+    let o = run(&all["nft-change"]);
+    assert_eq!((o.acks, o.errors), (9, 1), "one rule names a chain that does not exist: {o:?}");
+    assert!(o.events >= 8, "the rules group heard the changes: {o:?}");
+    let o = run(&all["setlink-and-tun"]);
+    assert_eq!((o.acks, o.errors), (2, 0), "{o:?}");
     assert_eq!(run(&all["bad-length"]).errors, 1);
 }
 

@@ -542,3 +542,172 @@ fn a_world_answers_netlink_packet_route() {
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
 }
+
+/// The inner messages of `replies`, in order.
+fn inner(replies: &[Msg]) -> Vec<RouteNetlinkMessage> {
+    replies
+        .iter()
+        .filter_map(|m| match &m.payload {
+            NetlinkPayload::InnerMessage(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Read every notification waiting for `sock`, each decoded by
+/// netlink-packet-route.
+fn notifications(w: &mut World<'static>, sock: &mut NlSock) -> Vec<Msg> {
+    let mut out = vec![0u8; 512];
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        let n = w.netlink_recv(sock, &mut out).unwrap();
+        if n == 0 {
+            break;
+        }
+        let mut at = 0;
+        while at < n {
+            let m = Msg::deserialize(&out[at..n]).expect("netlink-packet-route decodes the notification");
+            at += (m.header.length as usize + 3) & !3;
+            all.push(m);
+        }
+    }
+    all
+}
+
+#[test]
+fn setlink_single_gets_and_notifications_with_netlink_packet_route() {
+    let mut w = world();
+    let ns1 = w.add_netns("ns1").unwrap();
+    let (v0, v1) = w.add_veth(NsId::INIT, "veth0", ns1, "veth1").unwrap();
+    w.set_link_up(v1, true).unwrap();
+    let mut s = w.netlink_socket(NsId::INIT, 5).unwrap();
+    let mut mon = w.netlink_socket(NsId::INIT, 6).unwrap();
+    for g in [u::RTNLGRP_LINK, u::RTNLGRP_IPV4_IFADDR, u::RTNLGRP_IPV4_ROUTE] {
+        w.netlink_subscribe(&mut mon, g).unwrap();
+    }
+
+    // RTM_SETLINK (what libraries send for `set`): up, and MTU 1400.
+    let mut m = LinkMessage::default();
+    m.header =
+        LinkHeader { index: u32::from(v0), flags: LinkFlags::Up, change_mask: LinkFlags::Up, ..LinkHeader::default() };
+    m.attributes = vec![LinkAttribute::Mtu(1400)];
+    let req = encode(NLM_F_REQUEST | NLM_F_ACK, 1, RouteNetlinkMessage::SetLink(m));
+    assert_eq!(parse_ours(&req).0.ty, u::RTM_SETLINK);
+    acked(&exchange(&mut w, &mut s, &req), 1);
+    let info = w.iface_info(v0).unwrap();
+    assert_eq!((info.up, info.mtu), (true, 1400));
+    // RTM_SETLINK of a link that does not exist: ENODEV, nothing created.
+    let mut m = LinkMessage::default();
+    m.attributes = vec![LinkAttribute::IfName("nosuch".into()), LinkAttribute::Mtu(1400)];
+    let r = exchange(&mut w, &mut s, &encode(NLM_F_REQUEST | NLM_F_ACK, 2, RouteNetlinkMessage::SetLink(m)));
+    let NetlinkPayload::Error(e) = &r[0].payload else { panic!("{r:?}") };
+    assert_eq!((e.code.map(|c| c.get()), r[0].header.sequence_number), (Some(-19), 2));
+    assert!(w.iface_by_name(NsId::INIT, "nosuch").is_none());
+    // RTM_SETLINK by name, down again.
+    let mut m = LinkMessage::default();
+    m.header.change_mask = LinkFlags::Up;
+    m.attributes = vec![LinkAttribute::IfName("veth0".into())];
+    acked(&exchange(&mut w, &mut s, &encode(NLM_F_REQUEST | NLM_F_ACK, 3, RouteNetlinkMessage::SetLink(m))), 3);
+    assert!(!w.iface_info(v0).unwrap().up);
+    let mut m = LinkMessage::default();
+    m.header =
+        LinkHeader { index: u32::from(v0), flags: LinkFlags::Up, change_mask: LinkFlags::Up, ..LinkHeader::default() };
+    acked(&exchange(&mut w, &mut s, &encode(NLM_F_REQUEST | NLM_F_ACK, 4, RouteNetlinkMessage::SetLink(m))), 4);
+
+    // An address and a route, for the notifications and `ip route get`.
+    let mut a = AddressMessage::default();
+    a.header =
+        AddressHeader { family: AddressFamily::Inet, prefix_len: 24, index: u32::from(v0), ..AddressHeader::default() };
+    a.attributes = vec![AddressAttribute::Local(IpAddr::V4(Ipv4Addr::new(192, 168, 76, 1)))];
+    let create = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    acked(&exchange(&mut w, &mut s, &encode(create, 5, RouteNetlinkMessage::NewAddress(a))), 5);
+    let mut r = RouteMessage::default();
+    r.header = RouteHeader {
+        address_family: AddressFamily::Inet,
+        destination_prefix_length: 8,
+        table: u::RT_TABLE_MAIN,
+        protocol: RouteProtocol::Boot,
+        scope: RouteScope::Universe,
+        kind: RouteType::Unicast,
+        ..RouteHeader::default()
+    };
+    r.attributes = vec![
+        RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(10, 0, 0, 0))),
+        RouteAttribute::Gateway(RouteAddress::Inet(Ipv4Addr::new(192, 168, 76, 2))),
+    ];
+    acked(&exchange(&mut w, &mut s, &encode(create, 6, RouteNetlinkMessage::NewRoute(r))), 6);
+
+    // RTM_GETLINK of one link (no dump): one RTM_NEWLINK, decoded.
+    let mut get = LinkMessage::default();
+    get.header.index = u32::from(v0);
+    let replies = exchange(&mut w, &mut s, &encode(NLM_F_REQUEST, 7, RouteNetlinkMessage::GetLink(get)));
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!((replies[0].header.sequence_number, replies[0].header.port_number), (7, 5));
+    let [RouteNetlinkMessage::NewLink(l)] = &inner(&replies)[..] else { panic!("{replies:?}") };
+    assert_eq!(l.header.index, u32::from(v0));
+    assert!(l.header.flags.contains(LinkFlags::Up));
+    assert!(l.attributes.contains(&LinkAttribute::IfName("veth0".into())));
+    assert!(l.attributes.contains(&LinkAttribute::Mtu(1400)));
+    // RTM_GETROUTE of one destination (`ip route get 10.1.2.3`).
+    let mut get = RouteMessage::default();
+    get.header.address_family = AddressFamily::Inet;
+    get.header.destination_prefix_length = 32;
+    get.attributes = vec![RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(10, 1, 2, 3)))];
+    let replies = exchange(&mut w, &mut s, &encode(NLM_F_REQUEST, 8, RouteNetlinkMessage::GetRoute(get)));
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let [RouteNetlinkMessage::NewRoute(x)] = &inner(&replies)[..] else { panic!("{replies:?}") };
+    assert_eq!(x.header.destination_prefix_length, 32);
+    for want in [
+        RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(10, 1, 2, 3))),
+        RouteAttribute::Gateway(RouteAddress::Inet(Ipv4Addr::new(192, 168, 76, 2))),
+        RouteAttribute::Oif(u32::from(v0)),
+        RouteAttribute::PrefSource(RouteAddress::Inet(Ipv4Addr::new(192, 168, 76, 1))),
+    ] {
+        assert!(x.attributes.contains(&want), "{want:?} in {x:?}");
+    }
+
+    // Every notification decodes, in the order of the changes that caused
+    // them, carrying the request's sequence number and port id.
+    let events = notifications(&mut w, &mut mon);
+    let kinds: Vec<(u32, &str)> = events
+        .iter()
+        .map(|m| {
+            let k = match &m.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(_)) => "newlink",
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(_)) => "newaddr",
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(_)) => "newroute",
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(_)) => "delroute",
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(m.header.port_number, if m.header.sequence_number == 0 { 0 } else { 5 });
+            (m.header.sequence_number, k)
+        })
+        .collect();
+    assert!(kinds.windows(2).all(|p| p[0].0 <= p[1].0), "in order: {kinds:?}");
+    for want in [(1, "newlink"), (3, "newlink"), (4, "newlink"), (5, "newaddr"), (5, "newroute"), (6, "newroute")] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+    let addr = events.iter().find_map(|m| match &m.payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => Some(a),
+        _ => None,
+    });
+    let addr = addr.unwrap();
+    assert_eq!((addr.header.index, addr.header.prefix_len), (u32::from(v0), 24));
+    assert!(addr.attributes.contains(&AddressAttribute::Local(IpAddr::V4(Ipv4Addr::new(192, 168, 76, 1)))));
+
+    // `ip tuntap add dev tun0 mode tun` as netlink-packet-route writes a
+    // link of kind tun, and our reply about it as it reads one.
+    let mut m = LinkMessage::default();
+    m.attributes =
+        vec![LinkAttribute::IfName("tun0".into()), LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Tun)])];
+    acked(&exchange(&mut w, &mut s, &encode(create, 9, RouteNetlinkMessage::NewLink(m))), 9);
+    let mut get = LinkMessage::default();
+    get.attributes = vec![LinkAttribute::IfName("tun0".into())];
+    let replies = exchange(&mut w, &mut s, &encode(NLM_F_REQUEST, 10, RouteNetlinkMessage::GetLink(get)));
+    let [RouteNetlinkMessage::NewLink(l)] = &inner(&replies)[..] else { panic!("{replies:?}") };
+    assert_eq!(l.header.link_layer_type, LinkLayerType::None);
+    let info = l.attributes.iter().find_map(|a| if let LinkAttribute::LinkInfo(i) = a { Some(i) } else { None });
+    assert_eq!(info.unwrap(), &vec![LinkInfo::Kind(InfoKind::Tun)]);
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}

@@ -23,6 +23,7 @@ pub mod bridge;
 pub mod gro;
 pub mod gso;
 pub mod loopback;
+pub mod tun;
 pub mod veth;
 pub mod xmit;
 

@@ -67,6 +67,8 @@ pub enum LinkKind {
     Veth,
     /// A bridge (learning switch).
     Bridge,
+    /// A TUN device ([`crate::dev::tun`]).
+    Tun,
 }
 
 impl LinkKind {
@@ -75,6 +77,7 @@ impl LinkKind {
         match self {
             LinkKind::Veth => "veth",
             LinkKind::Bridge => "bridge",
+            LinkKind::Tun => "tun",
         }
     }
 
@@ -82,6 +85,7 @@ impl LinkKind {
         match a.str()? {
             "veth" => Ok(LinkKind::Veth),
             "bridge" => Ok(LinkKind::Bridge),
+            "tun" => Ok(LinkKind::Tun),
             _ => Err(NlError::new(Errno::OpNotSupp, "unknown link kind").at(a.offset)),
         }
     }

@@ -46,7 +46,8 @@ impl<'a, H: NfHooks> World<'a, H> {
         Ok(name.and_then(|n| self.iface_by_name(ns, n)))
     }
 
-    /// `RTM_NEWLINK`: create a veth pair or a bridge, or change a link.
+    /// `RTM_NEWLINK`: create a veth pair, a bridge or a TUN device, or
+    /// change a link.
     pub(crate) fn rtm_newlink(&mut self, sock: &NlSock, h: &NlHeader, payload: &[u8]) -> Result<Answer, NlError> {
         let m = LinkMsg::parse(payload)?;
         if m.address.is_some() || m.broadcast.is_some() {
@@ -65,6 +66,21 @@ impl<'a, H: NfHooks> World<'a, H> {
             None if h.flags & NLM_F_CREATE == 0 => Err(no_dev()),
             None => self.newlink(sock, &m),
         }
+    }
+
+    /// `RTM_SETLINK`: change a link that exists, as `RTM_NEWLINK` without
+    /// `NLM_F_CREATE` does (Linux's `rtnl_setlink` and `do_setlink`); it
+    /// never creates one, so kind data is refused.
+    pub(crate) fn rtm_setlink(&mut self, sock: &NlSock, payload: &[u8]) -> Result<Answer, NlError> {
+        let m = LinkMsg::parse(payload)?;
+        if m.address.is_some() || m.broadcast.is_some() {
+            return Err(NlError::new(Errno::OpNotSupp, "hardware addresses cannot be set"));
+        }
+        if m.peer.is_some() || m.kind.is_some() {
+            return Err(NlError::new(Errno::OpNotSupp, "cannot change a link's kind data"));
+        }
+        let ifindex = self.find_link(sock.ns, m.header.index, m.name.as_deref())?.ok_or(no_dev())?;
+        self.setlink(ifindex, &m)
     }
 
     /// Create the link `m` describes.
@@ -93,6 +109,10 @@ impl<'a, H: NfHooks> World<'a, H> {
             LinkKind::Bridge => {
                 self.check_setlink(None, ns, m)?;
                 self.add_bridge(ns, name)?
+            }
+            LinkKind::Tun => {
+                self.check_setlink(None, ns, m)?;
+                self.add_tun(ns, name)?
             }
         };
         self.apply_setlink(created, m)?;
@@ -238,7 +258,14 @@ impl<'a, H: NfHooks> World<'a, H> {
             if old.prefix_len == m.header.prefix_len {
                 return Ok(Answer::Done);
             }
+            // Replace: the old one goes, the new one comes, and if the new
+            // one cannot be added the old one is put back.
             self.del_addr(ifindex, addr)?;
+            if let Err(e) = self.add_addr(ifindex, addr, m.header.prefix_len) {
+                let _ = self.add_addr(ifindex, addr, old.prefix_len);
+                return Err(e.into());
+            }
+            return Ok(Answer::Done);
         } else if h.flags & NLM_F_CREATE == 0 {
             return Err(NlError::new(Errno::NoEnt, "no such address (NLM_F_CREATE not given)"));
         }
@@ -393,7 +420,12 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// offending word underlined) comes back the same way, before the error.
     /// A listing too long for the buffer is refused with `EMSGSIZE` (it
     /// changed nothing: ask again with a bigger buffer). A command that
-    /// changed the rule set is reported to the rules group.
+    /// changes rules is never refused for room after the fact: what it
+    /// prints is cut to one message ([`NFT_CHANGE_OUTPUT`]), which with the
+    /// acknowledgement fits the [`REPLY_ROOM`](super::REPLY_ROOM) checked
+    /// before the request was taken, so the reply always says what was
+    /// done. A command that changed the rule set is reported to the rules
+    /// group.
     pub(crate) fn skb_nft(
         &mut self,
         sock: &NlSock,
@@ -404,10 +436,13 @@ impl<'a, H: NfHooks> World<'a, H> {
         let m = NftMsg::parse(payload)?;
         let cmd = m.cmd.ok_or(NlError::inval("missing command (SKBNA_NFT_CMD)"))?;
         let mark = w.mark();
-        let mut sink = NftSink { w, seq: h.seq, pid: sock.pid, buf: heapless::String::new(), overflow: false };
+        let limit = if changes_rules(cmd) { NFT_CHANGE_OUTPUT } else { usize::MAX };
+        let mut sink = NftSink::new(w, h.seq, sock.pid, limit);
         let res = self.nft(sock.ns, cmd, &mut sink);
         sink.flush();
         if sink.overflow {
+            // Only a listing can get here (a change's output is capped
+            // within the room checked first), and a listing changed nothing.
             w.rollback(mark);
             return Err(NlError::new(Errno::MsgSize, "nft output does not fit the buffer"));
         }
@@ -420,7 +455,7 @@ impl<'a, H: NfHooks> World<'a, H> {
                 Ok(Answer::Object)
             }
             Err(e) => {
-                let mut sink = NftSink { w, seq: h.seq, pid: sock.pid, buf: heapless::String::new(), overflow: false };
+                let mut sink = NftSink::new(w, h.seq, sock.pid, usize::MAX);
                 let _ = core::fmt::write(&mut sink, format_args!("{}\n", e.report(cmd)));
                 sink.flush();
                 Ok(Answer::Failed(nft_error(e.kind)))
@@ -460,6 +495,14 @@ fn nft_error(k: NftErrorKind) -> NlError {
 /// Bytes of nft output per message.
 const NFT_CHUNK: usize = 192;
 
+/// Most bytes of output a command that changes rules sends back: one
+/// message; the rest is cut.
+pub(crate) const NFT_CHANGE_OUTPUT: usize = NFT_CHUNK;
+
+// One output message of a change (header, attribute header, text, NUL,
+// padding) and the acknowledgement fit the room every request is given.
+const _: () = assert!(16 + 4 + NFT_CHANGE_OUTPUT + 4 + 36 <= super::REPLY_ROOM);
+
 /// Writes what an nft command prints as `SKBNET_NFT` messages.
 struct NftSink<'w, 'b> {
     w: &'w mut NlWriter<'b>,
@@ -467,9 +510,17 @@ struct NftSink<'w, 'b> {
     pid: u32,
     buf: heapless::String<NFT_CHUNK>,
     overflow: bool,
+    /// Bytes still taken; past them output is cut.
+    left: usize,
 }
 
-impl NftSink<'_, '_> {
+impl<'w, 'b> NftSink<'w, 'b> {
+    /// A sink for the reply to request `seq` of port `pid`, taking at most
+    /// `limit` bytes.
+    fn new(w: &'w mut NlWriter<'b>, seq: u32, pid: u32, limit: usize) -> NftSink<'w, 'b> {
+        NftSink { w, seq, pid, buf: heapless::String::new(), overflow: false, left: limit }
+    }
+
     /// Send what is buffered as one message.
     fn flush(&mut self) {
         if self.buf.is_empty() || self.overflow {
@@ -486,6 +537,14 @@ impl NftSink<'_, '_> {
 
 impl core::fmt::Write for NftSink<'_, '_> {
     fn write_str(&mut self, mut s: &str) -> core::fmt::Result {
+        if s.len() > self.left {
+            let mut cut = self.left;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s = &s[..cut];
+        }
+        self.left -= s.len();
         // Bounded: each round moves at least one character, or flushes a
         // full buffer.
         while !s.is_empty() && !self.overflow {
@@ -502,5 +561,39 @@ impl core::fmt::Write for NftSink<'_, '_> {
             s = &s[cut..];
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write;
+
+    #[test]
+    fn a_change_s_output_is_cut_to_one_message_that_fits_with_its_ack() {
+        let mut buf = [0u8; super::super::REPLY_ROOM];
+        let mut w = NlWriter::new(&mut buf);
+        let mut sink = NftSink::new(&mut w, 1, 2, NFT_CHANGE_OUTPUT);
+        for _ in 0..100 {
+            sink.write_str("a line of output that goes on and on\n").unwrap();
+        }
+        sink.flush();
+        assert!(!sink.overflow, "capped output never overflows");
+        let used = w.len();
+        assert!(super::super::REPLY_ROOM - used >= 36, "room is left for the acknowledgement");
+        let all: Vec<_> = super::super::msg::messages(&buf[..used]).collect();
+        assert_eq!(all.len(), 1);
+        let m = NftMsg::parse(all[0].unwrap().payload).unwrap();
+        assert_eq!(m.output.unwrap().len(), NFT_CHANGE_OUTPUT);
+    }
+
+    #[test]
+    fn only_listings_count_as_not_changing() {
+        assert!(!changes_rules("list ruleset") && !changes_rules("sudo nft -a list table inet filter"));
+        assert!(
+            changes_rules("add table ip t")
+                && changes_rules("nft flush ruleset")
+                && changes_rules("-a delete table ip t")
+        );
     }
 }

@@ -194,6 +194,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             RTM_DELLINK => self.rtm_dellink(sock, m.payload),
             RTM_GETLINK if dump => self.start_dump(sock, h, DumpKind::Links, m.payload),
             RTM_GETLINK => self.rtm_getlink(sock, h, m.payload, w),
+            RTM_SETLINK => self.rtm_setlink(sock, m.payload),
             RTM_NEWADDR => self.rtm_newaddr(sock, h, m.payload),
             RTM_DELADDR => self.rtm_deladdr(sock, m.payload),
             RTM_GETADDR if dump => self.start_dump(sock, h, DumpKind::Addrs, m.payload),

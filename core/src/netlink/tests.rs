@@ -11,9 +11,10 @@ use super::link::{IfInfoMsg, LinkKind, LinkMsg, NetnsRef, VethPeer};
 use super::msg::{NlHeader, NlWriter, NoRoom, messages};
 use super::route::{RouteMsg, RtMsg};
 use super::uapi::*;
-use super::{NlSock, REPLY_ROOM};
+use super::{Errno, NlSock, REPLY_ROOM};
 use crate::netns::{Name, NsId, SmallWorldStorage, World};
 use crate::skb::{PoolStorage, SkbPool};
+use crate::wire::MacAddr;
 
 fn world() -> World<'static> {
     let storage = Box::leak(Box::new(SmallWorldStorage::new()));
@@ -535,4 +536,359 @@ fn bridge_learns_floods_and_forwards() {
     w.close(sock).unwrap();
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
+}
+
+fn route(
+    dst: Ipv4Addr,
+    len: u8,
+    via: Option<Ipv4Addr>,
+    oif: Option<u32>,
+) -> impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom> {
+    let m = RouteMsg {
+        header: RtMsg {
+            family: AF_INET,
+            dst_len: len,
+            table: RT_TABLE_MAIN,
+            protocol: RTPROT_BOOT,
+            scope: RT_SCOPE_UNIVERSE,
+            kind: RTN_UNICAST,
+            ..RtMsg::default()
+        },
+        dst: (len > 0).then_some(dst),
+        gateway: via,
+        oif,
+        ..RouteMsg::default()
+    };
+    move |w| m.emit(w)
+}
+
+/// The prefix lengths of `ifindex`'s addresses, by address.
+fn addrs_of(w: &World<'static>, ifindex: u16) -> Vec<(Ipv4Addr, u8)> {
+    w.iface(ifindex).unwrap().addrs.iter().map(|a| (a.addr, a.prefix_len)).collect()
+}
+
+#[test]
+fn addr_replace_changes_the_prefix_and_a_refused_one_changes_nothing() {
+    let mut w = world();
+    let (v0, _, _) = seed(&mut w);
+    let mut s = w.netlink_socket(NsId::INIT, 5).unwrap();
+    let a = Ipv4Addr::new(192, 168, 76, 1);
+    const REPLACE: u16 = NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+    // `ip addr add` of an address that exists: EEXIST, nothing changed.
+    let before = snapshot(&mut w);
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, CREATE, 1, addr(v0, a, 16)));
+    assert_eq!(errors(&r, 1, 5), [super::Errno::Exist.code()]);
+    // NLM_F_REPLACE with NLM_F_EXCL: still EEXIST.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, REPLACE | NLM_F_EXCL, 2, addr(v0, a, 16)));
+    assert_eq!(errors(&r, 2, 5), [super::Errno::Exist.code()]);
+    // Replacing an address that does not exist without NLM_F_CREATE: ENOENT.
+    let other = Ipv4Addr::new(192, 168, 76, 9);
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, NLM_F_ACK | NLM_F_REPLACE, 3, addr(v0, other, 24)));
+    assert_eq!(errors(&r, 3, 5), [super::Errno::NoEnt.code()]);
+    // A bad prefix length: EINVAL.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, REPLACE, 4, addr(v0, a, 33)));
+    assert_eq!(errors(&r, 4, 5), [super::Errno::Inval.code()]);
+    assert!(snapshot(&mut w) == before, "refused requests changed nothing");
+    // `ip addr replace 192.168.76.1/24 dev veth0`: the same address and
+    // prefix is acknowledged and changes nothing.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, REPLACE, 5, addr(v0, a, 24)));
+    assert_eq!(errors(&r, 5, 5), [0]);
+    assert!(snapshot(&mut w) == before);
+    // `ip addr replace 192.168.76.1/16 dev veth0`: one address, its prefix
+    // and its connected route changed.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, REPLACE, 6, addr(v0, a, 16)));
+    assert_eq!(errors(&r, 6, 5), [0]);
+    assert_eq!(addrs_of(&w, v0), [(a, 16)]);
+    let connected: Vec<_> =
+        w.routes(NsId::INIT).filter(|r| r.oif == v0 && r.gateway.is_none()).map(|r| r.prefix_len).collect();
+    assert!(connected.contains(&16) && !connected.contains(&24), "connected route follows: {connected:?}");
+    // `ip addr replace` of a new address with NLM_F_CREATE adds it.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, REPLACE, 7, addr(v0, other, 24)));
+    assert_eq!(errors(&r, 7, 5), [0]);
+    assert_eq!(addrs_of(&w, v0), [(a, 16), (other, 24)]);
+}
+
+#[test]
+fn route_replace_swaps_the_route_and_a_refused_one_changes_nothing() {
+    let mut w = world();
+    let (v0, _, _) = seed(&mut w);
+    let mut s = w.netlink_socket(NsId::INIT, 6).unwrap();
+    let any = Ipv4Addr::UNSPECIFIED;
+    let (gw1, gw2) = (Ipv4Addr::new(192, 168, 76, 2), Ipv4Addr::new(192, 168, 76, 3));
+    const REPLACE: u16 = NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+    let defaults = |w: &World<'static>| -> Vec<_> {
+        w.routes(NsId::INIT).filter(|r| r.prefix_len == 0).map(|r| (r.gateway, r.oif)).collect()
+    };
+    // `ip route replace default via 192.168.76.2` with none there: created.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, REPLACE, 1, route(any, 0, Some(gw1), None)));
+    assert_eq!(errors(&r, 1, 6), [0]);
+    assert_eq!(defaults(&w), [(Some(gw1), v0)]);
+    // `ip route add` of the same prefix and metric: EEXIST.
+    let before = snapshot(&mut w);
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, CREATE, 2, route(any, 0, Some(gw2), None)));
+    assert_eq!(errors(&r, 2, 6), [super::Errno::Exist.code()]);
+    // Replacing with a gateway on no connected network: ENETUNREACH, and
+    // the old route is still there.
+    let far = Some(Ipv4Addr::new(10, 9, 9, 9));
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, REPLACE, 3, route(any, 0, far, None)));
+    assert_eq!(errors(&r, 3, 6), [super::Errno::NetUnreach.code()]);
+    // Replacing through a device that does not exist: ENODEV.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, REPLACE, 4, route(any, 0, Some(gw2), Some(999))));
+    assert_eq!(errors(&r, 4, 6), [super::Errno::NoDev.code()]);
+    // `ip route change` (NLM_F_REPLACE without NLM_F_CREATE) of a prefix
+    // that has no route: ENOENT.
+    let net = Ipv4Addr::new(10, 1, 0, 0);
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, NLM_F_ACK | NLM_F_REPLACE, 5, route(net, 16, Some(gw2), None)));
+    assert_eq!(errors(&r, 5, 6), [super::Errno::NoEnt.code()]);
+    assert!(snapshot(&mut w) == before, "refused requests changed nothing");
+    // `ip route replace default via 192.168.76.3`: still one default route,
+    // now through the new gateway.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, REPLACE, 6, route(any, 0, Some(gw2), None)));
+    assert_eq!(errors(&r, 6, 6), [0]);
+    assert_eq!(defaults(&w), [(Some(gw2), v0)]);
+    // Replacing a route by one just like it leaves one route.
+    let count = w.routes(NsId::INIT).count();
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWROUTE, REPLACE, 7, route(any, 0, Some(gw2), None)));
+    assert_eq!(errors(&r, 7, 6), [0]);
+    assert_eq!(w.routes(NsId::INIT).count(), count, "replacing a route by itself adds nothing");
+}
+
+/// Send an Ethernet frame from `src` to `dst` out of interface `from`, as
+/// its host's driver would, and let the world carry it.
+fn send_frame(w: &mut World<'static>, from: u16, src: MacAddr, dst: MacAddr, now: crate::time::Instant) {
+    let pool = w.pool();
+    let skb = pool.alloc(crate::skb::OwnerId::SYSTEM).unwrap();
+    let b = pool.put(&skb, 60).unwrap();
+    b[..6].copy_from_slice(&dst.0);
+    b[6..12].copy_from_slice(&src.0);
+    b[12..14].copy_from_slice(&[0x88, 0xb5]); // the local experimental ethertype: no stack takes it
+    w.dev_queue_xmit(from, skb, now).unwrap();
+    for _ in 0..4 {
+        w.poll(now);
+    }
+}
+
+/// Frames each interface of `ends` received so far.
+fn rx_counts(w: &World<'static>, ends: &[u16]) -> Vec<u64> {
+    ends.iter().map(|&e| w.device_stats(e).unwrap().rx_packets).collect()
+}
+
+/// Frames each interface of `ends` received since `before`.
+fn rx_since(w: &World<'static>, ends: &[u16], before: &[u64]) -> Vec<u64> {
+    rx_counts(w, ends).iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+#[test]
+fn bridge_floods_unknown_unicast_but_not_back_and_forwards_once_learned() {
+    let mut w = world();
+    let br = w.add_bridge(NsId::INIT, "br0").unwrap();
+    w.set_link_up(br, true).unwrap();
+    // Four hosts, each behind its own port (the small world has room for
+    // three more namespaces: the last two hosts share one).
+    let (mut ports, mut ends) = (Vec::new(), Vec::new());
+    for i in 0..4 {
+        let ns = if i < 3 { w.add_netns(&format!("h{i}")).unwrap() } else { w.netns_by_name("h2").unwrap() };
+        let (port, end) = w.add_veth(NsId::INIT, &format!("p{i}"), ns, &format!("eth{}", i / 3)).unwrap();
+        w.set_master(port, br).unwrap();
+        w.set_link_up(port, true).unwrap();
+        w.set_link_up(end, true).unwrap();
+        ports.push(port);
+        ends.push(end);
+    }
+    let mac: Vec<MacAddr> = ends.iter().map(|&e| w.hw_addr(e).unwrap()).collect();
+    let mut now = crate::time::Instant::ZERO;
+    w.poll(now);
+    assert_eq!(w.fdb_entries(br).count(), 0);
+
+    // Host 0 sends to host 1, whom the bridge does not know: flooded to
+    // hosts 1, 2 and 3, never back to host 0.
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[0], mac[0], mac[1], now);
+    assert_eq!(rx_since(&w, &ends, &before), [0, 1, 1, 1], "flooded, not back out of the ingress port");
+    let learned: Vec<_> = w.fdb_entries(br).map(|e| (e.mac, e.port)).collect();
+    assert_eq!(learned, [(mac[0], ports[0])], "the source was learned on its port");
+
+    // Host 1 answers host 0, whom the bridge knows: port 0 only.
+    now = now.saturating_add(core::time::Duration::from_secs(1));
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[1], mac[1], mac[0], now);
+    assert_eq!(rx_since(&w, &ends, &before), [1, 0, 0, 0], "forwarded to the learned port only");
+    // Now both are known: host 0 to host 1 goes to port 1 only.
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[0], mac[0], mac[1], now);
+    assert_eq!(rx_since(&w, &ends, &before), [0, 1, 0, 0]);
+    // Host 0's address shows up behind port 2 (a host that moved): the
+    // bridge follows it, and a frame to it from port 2 is not sent back.
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[2], mac[0], mac[3], now);
+    assert_eq!(rx_since(&w, &ends, &before), [1, 1, 0, 1], "unknown destination: flooded except to port 2");
+    assert!(w.fdb_entries(br).any(|e| e.mac == mac[0] && e.port == ports[2]), "the address moved to port 2");
+    send_frame(&mut w, ends[2], mac[2], mac[0], now);
+    assert_eq!(rx_since(&w, &ends, &before), [1, 1, 0, 1], "to its own port: dropped, not sent back");
+
+    // Broadcast floods too, never back out of the ingress port.
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[3], mac[3], MacAddr([0xff; 6]), now);
+    assert_eq!(rx_since(&w, &ends, &before), [1, 1, 1, 0]);
+
+    // After ageing, every entry is gone and unicast floods again.
+    now = now.saturating_add(crate::dev::bridge::Fdb::AGEING).saturating_add(core::time::Duration::from_secs(1));
+    w.poll(now);
+    assert_eq!(w.fdb_entries(br).count(), 0, "aged out");
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[1], mac[1], mac[0], now);
+    assert_eq!(rx_since(&w, &ends, &before), [1, 0, 1, 1], "flooding again after ageing");
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}
+
+/// An IPv4 ICMP echo request from `src` to `dst`, checksums filled in.
+fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 28 + 4, 0, 1, 0x40, 0, 64, 1, 0, 0];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let ip_sum = crate::wire::checksum::checksum(&p);
+    p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+    let mut icmp = vec![8, 0, 0, 0];
+    icmp.extend_from_slice(&id.to_be_bytes());
+    icmp.extend_from_slice(&[0, 1, 0xde, 0xad, 0xbe, 0xef]);
+    let sum = crate::wire::checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(&icmp);
+    p
+}
+
+#[test]
+fn tun_device_from_netlink_carries_packets_to_and_from_the_application() {
+    use crate::dev::tun::TunError;
+    let mut w = world();
+    let mut s = w.netlink_socket(NsId::INIT, 3).unwrap();
+    // ip tuntap add dev tun0 mode tun: RTM_NEWLINK of kind "tun".
+    let tun = LinkMsg { name: name("tun0"), kind: Some(LinkKind::Tun), ..LinkMsg::default() };
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWLINK, CREATE, 1, |w| tun.emit(w)));
+    assert_eq!(errors(&r, 1, 3), [0]);
+    let t = w.iface_by_name(NsId::INIT, "tun0").unwrap();
+    // Down: writing is refused.
+    let (us, peer) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    assert_eq!(w.tun_write(t, &echo_request(peer, us, 1)), Err(TunError::Down));
+    // ip link set tun0 up; ip addr add 10.0.0.1/24 dev tun0.
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWLINK, NLM_F_ACK, 2, set_link(t, up)));
+    assert_eq!(errors(&r, 2, 3), [0]);
+    let r = talk(&mut w, &mut s, &msg(RTM_NEWADDR, CREATE, 3, addr(t, us, 24)));
+    assert_eq!(errors(&r, 3, 3), [0]);
+    // It lists as Linux lists a TUN device: kind tun, point-to-point, no ARP.
+    let r = talk(&mut w, &mut s, &msg(RTM_GETLINK, 0, 4, set_link(t, |_| {})));
+    let l = messages(&r).map(Result::unwrap).find(|m| m.header.ty == RTM_NEWLINK).unwrap();
+    let l = LinkMsg::parse(l.payload).unwrap();
+    assert_eq!((l.kind, l.header.ty), (Some(LinkKind::Tun), ARPHRD_NONE));
+    assert_eq!(l.header.flags & (IFF_POINTOPOINT | IFF_NOARP | IFF_UP), IFF_POINTOPOINT | IFF_NOARP | IFF_UP);
+
+    // The application writes an echo request; the stack answers through
+    // the device, and the application reads the whole IPv4 reply.
+    w.tun_write(t, &echo_request(peer, us, 7)).unwrap();
+    let now = crate::time::Instant::ZERO;
+    w.poll(now);
+    let mut buf = [0u8; 1500];
+    let n = w.tun_read(t, &mut buf).unwrap().expect("a reply");
+    let reply = &buf[..n];
+    assert_eq!((reply[0] >> 4, reply[9]), (4, 1), "IPv4, ICMP");
+    assert_eq!((&reply[12..16], &reply[16..20]), (&us.octets()[..], &peer.octets()[..]));
+    assert_eq!((reply[20], &reply[24..26]), (0, &7u16.to_be_bytes()[..]), "an echo reply to id 7");
+    assert_eq!(crate::wire::checksum::checksum(&reply[..20]), 0, "the IP checksum is filled in");
+    assert_eq!(w.tun_read(t, &mut buf), Ok(None));
+
+    // What the stack routes to the device waits for the application; when
+    // it does not read, the queue fills and the rest is dropped, counted.
+    let sock = w.socket(NsId::INIT, crate::socket::SockType::Udp).unwrap();
+    let to = core::net::SocketAddr::from((peer, 9));
+    for _ in 0..100 {
+        let _ = w.sendmsg(sock, b"through the tunnel", Some(to));
+        w.poll(now);
+    }
+    let st = w.device_stats(t).unwrap();
+    assert!(st.tx_dropped > 0 && st.tx_packets >= 1, "{st:?}");
+    let n = w.tun_read(t, &mut buf).unwrap().unwrap();
+    assert_eq!((buf[9], &buf[n - 18..n]), (17, &b"through the tunnel"[..]), "a UDP datagram, whole");
+    // Writes beyond the receive queue are refused and counted.
+    let mut refused = 0;
+    for i in 0..200u16 {
+        if w.tun_write(t, &echo_request(peer, us, i)) == Err(TunError::Full) {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+    assert_eq!(w.device_stats(t).unwrap().rx_dropped, refused + 1, "and the write while down");
+    assert_eq!(w.tun_write(t, &[]), Err(TunError::BadPacket));
+    assert_eq!(w.tun_write(t, &[0u8; 1501]), Err(TunError::BadPacket));
+    // Once the stack has polled, garbage is taken, and dropped by the stack.
+    w.poll(now);
+    while w.tun_read(t, &mut buf).unwrap().is_some() {}
+    w.tun_write(t, &[0xff; 40]).unwrap();
+    w.poll(now);
+    assert_eq!(w.tun_read(t, &mut buf), Ok(None));
+    w.close(sock).unwrap();
+    // ip tuntap del dev tun0 mode tun: RTM_DELLINK; its queues go back to the pool.
+    let r = talk(&mut w, &mut s, &msg(RTM_DELLINK, NLM_F_ACK, 5, set_link(t, |_| {})));
+    assert_eq!(errors(&r, 5, 3), [0]);
+    assert!(w.iface_by_name(NsId::INIT, "tun0").is_none());
+    assert_eq!(w.tun_read(t, &mut buf), Err(TunError::NotTun));
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}
+
+/// Send one request with an output buffer of exactly `room` bytes.
+fn send_in(w: &mut World<'static>, sock: &mut NlSock, req: &[u8], room: usize) -> Vec<u8> {
+    let mut out = vec![0u8; room];
+    let s = w.netlink_send(sock, req, &mut out).unwrap();
+    assert_eq!(s.consumed, req.len());
+    out.truncate(s.written);
+    out
+}
+
+#[test]
+fn nft_replies_that_do_not_fit_never_follow_a_change() {
+    use super::family::NftMsg;
+    let mut w = world();
+    w.attach_nft(Box::leak(Box::new(crate::netfilter::NftStorage::<4, 8, 32, 8, 64, 16>::new()))).unwrap();
+    let mut s = w.netlink_socket(NsId::INIT, 8).unwrap();
+    let mut mon = w.netlink_socket(NsId::INIT, 9).unwrap();
+    w.netlink_subscribe(&mut mon, RTNLGRP_IPV4_RULE).unwrap();
+    let nft =
+        |seq: u32, cmd: &str| msg(SKBNET_NFT, NLM_F_ACK, seq, move |w| NftMsg { cmd: Some(cmd), output: None }.emit(w));
+    // Changes in the smallest buffer a request is taken with: each is
+    // acknowledged, and the rules group hears of it.
+    let mut cmds = vec![
+        "add table inet filter".to_string(),
+        "add chain inet filter input { type filter hook input priority 0 ; policy accept ; }".to_string(),
+        "add rule inet filter input ip saddr 192.168.1.0/24 drop".to_string(),
+    ];
+    cmds.extend((20..30).map(|p| format!("add rule inet filter input tcp dport {p} drop")));
+    for (i, c) in cmds.iter().enumerate() {
+        let r = send_in(&mut w, &mut s, &nft(i as u32, c), REPLY_ROOM);
+        assert_eq!(errors(&r, i as u32, 8), [0], "{c}");
+    }
+    let mut out = vec![0u8; 4096];
+    let n = w.netlink_recv(&mut mon, &mut out).unwrap();
+    assert_eq!(messages(&out[..n]).count(), cmds.len(), "one rules event a change");
+    // A listing longer than the buffer: EMSGSIZE, nothing written before
+    // the error, the rule set as it was and no event.
+    let mut before = String::new();
+    w.nft(NsId::INIT, "list ruleset", &mut before).unwrap();
+    assert!(before.len() > REPLY_ROOM, "the listing needs more than one buffer");
+    let r = send_in(&mut w, &mut s, &nft(40, "list ruleset"), REPLY_ROOM);
+    assert_eq!(errors(&r, 40, 8), [Errno::MsgSize.code()]);
+    assert!(messages(&r).all(|m| m.unwrap().header.ty == NLMSG_ERROR), "no partial listing");
+    let mut after = String::new();
+    w.nft(NsId::INIT, "list ruleset", &mut after).unwrap();
+    assert_eq!(before, after);
+    assert_eq!(w.netlink_recv(&mut mon, &mut out).unwrap(), 0, "a listing is no event");
+    // With room, the same listing comes back whole before its ack.
+    let r = send_in(&mut w, &mut s, &nft(41, "list ruleset"), 4096);
+    assert_eq!(errors(&r, 41, 8), [0]);
+    let text: String = messages(&r)
+        .map(Result::unwrap)
+        .filter(|m| m.header.ty == SKBNET_NFT)
+        .map(|m| NftMsg::parse(m.payload).unwrap().output.unwrap().to_string())
+        .collect();
+    assert_eq!(text, before);
 }

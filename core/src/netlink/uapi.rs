@@ -74,6 +74,8 @@ pub const RTM_NEWLINK: u16 = 16;
 pub const RTM_DELLINK: u16 = 17;
 /// Get or dump links.
 pub const RTM_GETLINK: u16 = 18;
+/// Change a link (`ip link set` on old iproute2; libraries' `set`).
+pub const RTM_SETLINK: u16 = 19;
 /// Add an address.
 pub const RTM_NEWADDR: u16 = 20;
 /// Delete an address.

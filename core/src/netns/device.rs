@@ -1,10 +1,11 @@
 //! What an interface drives: a built-in device the world owns (loopback,
-//! veth ends, bridges), or a driver (a NIC, the simulated NIC, a host
+//! veth ends, bridges, TUN devices), or a driver (a NIC, the simulated NIC, a host
 //! bridge) the application owns and lends.
 
 use crate::dev::NetDevice;
 use crate::dev::bridge::Bridge;
 use crate::dev::loopback::Loopback;
+use crate::dev::tun::Tun;
 use crate::dev::veth::Veth;
 
 /// An interface's device.
@@ -15,6 +16,8 @@ pub enum Device<'a> {
     Veth(Veth),
     /// A bridge, owned by the world.
     Bridge(Bridge),
+    /// A TUN device whose other side is the application, owned by the world.
+    Tun(Tun),
     /// A driver lent by the application for the world's lifetime.
     Driver(&'a mut dyn NetDevice),
 }
@@ -26,6 +29,7 @@ impl Device<'_> {
             Device::Loopback(lo) => lo,
             Device::Veth(v) => v,
             Device::Bridge(b) => b,
+            Device::Tun(t) => t,
             Device::Driver(d) => &**d,
         }
     }
@@ -36,6 +40,7 @@ impl Device<'_> {
             Device::Loopback(lo) => lo,
             Device::Veth(v) => v,
             Device::Bridge(b) => b,
+            Device::Tun(t) => t,
             Device::Driver(d) => &mut **d,
         }
     }

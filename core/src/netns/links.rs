@@ -207,7 +207,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         let peer = match &i.dev {
             Device::Loopback(_) | Device::Driver(_) => return Err(NetnsError::Busy),
             Device::Veth(v) => v.peer(),
-            Device::Bridge(_) => 0,
+            Device::Bridge(_) | Device::Tun(_) => 0,
         };
         self.remove_iface(ifindex);
         if peer != 0 {
@@ -264,6 +264,10 @@ impl<'a, H: NfHooks> World<'a, H> {
             }
             Some(Device::Bridge(b)) => {
                 b.purge(&mut self.pool);
+                0
+            }
+            Some(Device::Tun(t)) => {
+                t.purge(&mut self.pool);
                 0
             }
             _ => 0,
@@ -366,6 +370,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         let (kind, peer) = match &i.dev {
             Device::Veth(v) => (Some(crate::netlink::link::LinkKind::Veth), v.peer()),
             Device::Bridge(_) => (Some(crate::netlink::link::LinkKind::Bridge), 0),
+            Device::Tun(_) => (Some(crate::netlink::link::LinkKind::Tun), 0),
             _ => (None, 0),
         };
         let peer_ns = self.iface(peer).map(|p| p.ns).filter(|&n| n != i.ns);

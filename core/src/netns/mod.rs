@@ -23,6 +23,7 @@ mod device;
 mod links;
 mod poll;
 mod switch;
+mod tun;
 mod xmit;
 
 pub use config::{IfAddr, IfInfo, NetnsError, Sysctl};

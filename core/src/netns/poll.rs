@@ -39,7 +39,7 @@ impl<H: NfHooks> World<'_, H> {
         };
         for i in self.ifaces.iter().flatten() {
             let dev = i.dev.get();
-            let own = matches!(i.dev, Device::Loopback(_) | Device::Veth(_));
+            let own = matches!(i.dev, Device::Loopback(_) | Device::Veth(_) | Device::Tun(_));
             if super::xmit::has_backlog(i) || (i.up && own && dev.napi_scheduled()) {
                 earliest(Some(self.now));
             }
@@ -195,6 +195,7 @@ impl<H: NfHooks> World<'_, H> {
                     Device::Loopback(lo) => lo.purge(&mut self.pool),
                     Device::Veth(v) => v.purge(&mut self.pool),
                     Device::Bridge(b) => b.purge(&mut self.pool),
+                    Device::Tun(t) => t.purge(&mut self.pool),
                     Device::Driver(_) => {}
                 }
             }

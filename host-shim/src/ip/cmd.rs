@@ -146,6 +146,7 @@ pub fn ip(conn: &mut dyn Conn, ns: &str, args: &[String], out: &mut dyn Write) -
         o if matches(o, "route") => route(conn, &ns, rest, out),
         o if matches(o, "netns") => netns(conn, &ns, rest, out),
         o if matches(o, "monitor") => monitor(conn, &ns, rest, out),
+        o if matches(o, "tuntap") => tuntap(conn, &ns, rest, out),
         "help" => {
             let _ = out.write_all(USAGE.as_bytes());
             Ok(())
@@ -157,15 +158,16 @@ pub fn ip(conn: &mut dyn Conn, ns: &str, args: &[String], out: &mut dyn Write) -
 /// `ip help`.
 pub const USAGE: &str = "\
 Usage: ip [ -n NETNS ] OBJECT { COMMAND | help }
-where  OBJECT := { link | address | route | netns | monitor }
-  ip link add NAME type { veth peer [name] PEER [netns NS] | bridge }
+where  OBJECT := { link | address | route | netns | monitor | tuntap }
+  ip link add NAME type { veth peer [name] PEER [netns NS] | bridge | tun }
+  ip tuntap { add | del } [dev] NAME mode tun | ip tuntap [list]
   ip link set [dev] DEV { up | down | netns NS | master BR | nomaster | mtu N | name NEW } ...
   ip link { del | show } [dev] DEV
   ip addr { add | del } ADDR/LEN dev DEV
   ip addr [show [dev DEV]] | ip addr flush dev DEV
   ip route { add | del | replace } { PREFIX | default } [via GW] [dev DEV] [metric N] [src ADDR]
   ip route [show [table { main | local | all }]] | ip route get ADDR
-  ip netns { add | del } NAME | ip netns [list] | ip netns exec NAME { ip ... | nft ... | ping ... }
+  ip netns { add | del } NAME | ip netns [list] | ip netns exec NAME { ip ... | nft ... | ping ... | bash }
   ip monitor [ all | link | address | route | netns ]
 ";
 
@@ -206,6 +208,7 @@ fn link_add(conn: &mut dyn Conn, ns: &str, args: &[String]) -> Res {
                 m.kind = Some(match t {
                     "veth" => LinkKind::Veth,
                     "bridge" => LinkKind::Bridge,
+                    "tun" => LinkKind::Tun,
                     other => return Err(Fail { code: 2, text: format!("Error: Unknown device type \"{other}\".") }),
                 });
                 if m.kind == Some(LinkKind::Veth) {
@@ -222,6 +225,52 @@ fn link_add(conn: &mut dyn Conn, ns: &str, args: &[String]) -> Res {
     if m.kind.is_none() {
         return Err(Fail::usage("Not enough information: \"type\" argument is required."));
     }
+    let req = build(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, |w| m.emit(w));
+    talk(conn, ns, &req).map(drop)
+}
+
+/// `ip tuntap { add | del } [dev] NAME mode tun` and `ip tuntap [list]`:
+/// a TUN device of the world (`skbnet::dev::tun`), made and deleted with
+/// `RTM_NEWLINK` / `RTM_DELLINK` of kind `tun`. Only `mode tun` exists.
+fn tuntap(conn: &mut dyn Conn, ns: &str, args: &[String], out: &mut dyn Write) -> Res {
+    let cmd = args.first().map_or("list", String::as_str);
+    let (add, del) = (cmd == "add", matches(cmd, "delete"));
+    if !add && !del {
+        if !(matches(cmd, "list") || matches(cmd, "show")) {
+            return Err(Fail::usage(format!("Command \"{cmd}\" is unknown, try \"ip tuntap help\".")));
+        }
+        let (list, _) = links(conn, ns, &[])?;
+        for l in list.iter().filter(|l| l.kind == Some(LinkKind::Tun)) {
+            let _ = writeln!(out, "{}: tun", l.name.as_deref().unwrap_or("?"));
+        }
+        return Ok(());
+    }
+    let (mut name, mut mode) = (None, None);
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "dev" => name = Some(name_arg(next(&mut it, "dev")?)?),
+            "mode" => mode = Some(next(&mut it, "mode")?),
+            s if name.is_none() => name = Some(name_arg(s)?),
+            s => return Err(Fail::usage(format!("Error: either \"dev\" is duplicate, or \"{s}\" is a garbage."))),
+        }
+    }
+    let name = name.ok_or_else(|| Fail::usage("Not enough information: \"dev\" argument is required."))?;
+    match mode {
+        Some("tun") => {}
+        None if del => {}
+        None => return Err(Fail::usage("You failed to specify a tunnel mode")),
+        Some("tap") => return Err(Fail { code: 1, text: "skbnet: only mode tun exists (tap: not supported)".into() }),
+        Some(m) => return Err(Fail::usage(format!("Unknown tunnel mode \"{m}\""))),
+    }
+    if del {
+        let index = ifindex(conn, ns, &name)?;
+        let req = build(RTM_DELLINK, NLM_F_ACK, |w| {
+            LinkMsg { header: IfInfoMsg { index: index as i32, ..IfInfoMsg::default() }, ..LinkMsg::default() }.emit(w)
+        });
+        return talk(conn, ns, &req).map(drop);
+    }
+    let m = LinkMsg { name: Some(name), kind: Some(LinkKind::Tun), ..LinkMsg::default() };
     let req = build(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, |w| m.emit(w));
     talk(conn, ns, &req).map(drop)
 }
@@ -602,11 +651,18 @@ fn netns(conn: &mut dyn Conn, ns: &str, args: &[String], out: &mut dyn Write) ->
     }
 }
 
-/// `ip netns exec NS PROGRAM...`.
+/// `ip netns exec NS PROGRAM...`; `bash` or `sh` starts a sub-shell that
+/// reads commands from standard input ([`super::shell`]).
 pub fn exec(conn: &mut dyn Conn, ns: &str, prog: &[String], out: &mut dyn Write) -> Res {
     match prog.first().map(String::as_str) {
         Some("ip") => ip(conn, ns, &prog[1..], out),
         Some("nft") => super::nft::nft(conn, ns, &prog[1..], out),
+        Some("bash" | "sh") => {
+            if !ns.is_empty() {
+                nsid(conn, ns)?;
+            }
+            super::shell::shell(conn, ns, &mut super::shell::stdin_line, out)
+        }
         Some(_) => {
             let code = conn
                 .exec(ns, prog, &mut |line| {

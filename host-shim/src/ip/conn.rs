@@ -28,12 +28,42 @@ use super::ping::{Ping, PingArgs};
 /// The socket the daemon listens on: `$SKBNET_SOCKET`, else
 /// `$XDG_RUNTIME_DIR/skbnet.sock`, else `/tmp/skbnet.sock`.
 pub fn socket_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SKBNET_SOCKET") {
-        return PathBuf::from(p);
+    socket_candidates(&|k| std::env::var_os(k)).swap_remove(0)
+}
+
+/// The socket a client talks to: the first of [`socket_candidates`] that
+/// exists, else the daemon's default. `sudo` resets the environment
+/// (`SKBNET_SOCKET` and `XDG_RUNTIME_DIR` are gone) but sets `SUDO_UID`,
+/// so `sudo skbnet nft ...` still finds a daemon its user started, in
+/// `/run/user/$SUDO_UID/skbnet.sock`, or the fixed `/tmp/skbnet.sock`.
+pub fn client_socket_path() -> PathBuf {
+    let all = socket_candidates(&|k| std::env::var_os(k));
+    pick_socket(all, &|p| p.exists())
+}
+
+/// Where a daemon may listen, most specific first, from the environment
+/// `env` gives.
+pub fn socket_candidates(env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    if let Some(p) = env("SKBNET_SOCKET").filter(|p| !p.is_empty()) {
+        all.push(PathBuf::from(p));
     }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) => PathBuf::from(d).join("skbnet.sock"),
-        None => PathBuf::from("/tmp/skbnet.sock"),
+    if let Some(d) = env("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        all.push(PathBuf::from(d).join("skbnet.sock"));
+    }
+    let sudo_uid = env("SUDO_UID").and_then(|u| u.to_str().and_then(|u| u.parse::<u32>().ok()));
+    if let Some(uid) = sudo_uid {
+        all.push(PathBuf::from(format!("/run/user/{uid}/skbnet.sock")));
+    }
+    all.push(PathBuf::from("/tmp/skbnet.sock"));
+    all
+}
+
+/// The first of `all` that `exists`, else the first.
+pub fn pick_socket(mut all: Vec<PathBuf>, exists: &dyn Fn(&Path) -> bool) -> PathBuf {
+    match all.iter().position(|p| exists(p)) {
+        Some(i) => all.swap_remove(i),
+        None => all.swap_remove(0),
     }
 }
 
@@ -301,5 +331,33 @@ impl Conn for Remote {
                 None => return Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn sudo_without_the_environment_still_finds_the_user_s_daemon() {
+        // The user's shell: the daemon listens in the runtime directory.
+        let user = socket_candidates(&env(&[("XDG_RUNTIME_DIR", "/run/user/1000")]));
+        assert_eq!(user[0], PathBuf::from("/run/user/1000/skbnet.sock"));
+        // Under sudo: XDG_RUNTIME_DIR and SKBNET_SOCKET are gone, SUDO_UID is set.
+        let sudo = socket_candidates(&env(&[("SUDO_UID", "1000")]));
+        assert_eq!(sudo, [PathBuf::from("/run/user/1000/skbnet.sock"), PathBuf::from("/tmp/skbnet.sock")]);
+        let found = pick_socket(sudo.clone(), &|p| p == Path::new("/run/user/1000/skbnet.sock"));
+        assert_eq!(found, user[0]);
+        // A daemon started without a runtime directory (or as root) is on the fixed path.
+        assert_eq!(pick_socket(sudo, &|p| p == Path::new("/tmp/skbnet.sock")), PathBuf::from("/tmp/skbnet.sock"));
+        // SKBNET_SOCKET wins when set; nothing there: the first is named.
+        let all = socket_candidates(&env(&[("SKBNET_SOCKET", "/x/s.sock"), ("XDG_RUNTIME_DIR", "/r")]));
+        assert_eq!(pick_socket(all, &|_| false), PathBuf::from("/x/s.sock"));
+        assert_eq!(socket_candidates(&env(&[])), [PathBuf::from("/tmp/skbnet.sock")]);
     }
 }

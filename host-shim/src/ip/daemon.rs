@@ -49,7 +49,9 @@ pub const USAGE: &str = "\
   skbnet daemon [--socket PATH]
       hold a world (on real time) for `skbnet ip` and `skbnet nft`, listening
       on PATH (default $SKBNET_SOCKET, else $XDG_RUNTIME_DIR/skbnet.sock,
-      else /tmp/skbnet.sock); runs until killed
+      else /tmp/skbnet.sock); runs until killed. Clients look there too,
+      and under sudo (which clears those variables) also in
+      /run/user/$SUDO_UID/skbnet.sock and /tmp/skbnet.sock
 ";
 
 /// `skbnet daemon [--socket PATH]`.

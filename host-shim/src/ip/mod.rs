@@ -16,12 +16,13 @@ pub mod host;
 pub mod nft;
 pub mod ping;
 pub mod script;
+pub mod shell;
 pub mod show;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use conn::{Remote, socket_path};
+use conn::{Remote, client_socket_path};
 
 /// This part of `skbnet help`.
 pub const USAGE: &str = "\
@@ -34,7 +35,29 @@ pub const USAGE: &str = "\
   skbnet sysctl [-w] net.ipv4.{ip_forward,ip_default_ttl,icmp_echo_ignore_all}[=V]
       ping and sysctl in the daemon's initial namespace (in another one:
       `skbnet ip netns exec NS ping ...`)
+  skbnet ip netns exec NS bash
+      a sub-shell in NS: reads ip, nft, ping and sysctl commands from
+      standard input until `exit` or its end
+  skbnet sudo COMMAND...
+      the same as `skbnet COMMAND...` (the seed writes `sudo nft`; a world
+      is its user's, so there is nothing to raise privileges for)
 ";
+
+/// The words of a command line without leading `skbnet` and `sudo` words.
+///
+/// `sudo` is accepted and ignored because the seed writes its nft and
+/// sysctl examples with it: on Linux they need root, but a skbnet world
+/// belongs to whoever runs it, so there is nothing to raise privileges
+/// for (the daemon's socket is found under sudo too: see
+/// [`conn::client_socket_path`]).
+pub fn strip_prefixes(words: &[String]) -> &[String] {
+    let mut words = words;
+    while let Some(w) = words.first().filter(|w| *w == "skbnet" || *w == "sudo") {
+        let _ = w;
+        words = &words[1..];
+    }
+    words
+}
 
 /// Which command a client runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +74,7 @@ pub enum Tool {
 
 /// `skbnet ip|nft|ping|sysctl ...` against the daemon, in its initial namespace.
 pub fn client(args: &[String], tool: Tool) -> ExitCode {
-    let mut conn = Remote::new(&socket_path());
+    let mut conn = Remote::new(&client_socket_path());
     let mut out = std::io::stdout().lock();
     let res = match tool {
         Tool::Ip => cmd::ip(&mut conn, "", args, &mut out),

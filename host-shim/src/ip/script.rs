@@ -6,7 +6,9 @@
 //! `#` comments); a line ending in `\` goes on on the next, and so does a
 //! line with an unclosed `{` (nft's multi-line chains). A leading `skbnet`
 //! or `sudo` is dropped, so the seed's examples run as written. `sleep S`
-//! moves virtual time. The script stops at the first failing command
+//! moves virtual time. `ip netns exec NS bash` (or `sh`) runs the lines
+//! that follow in NS, until `exit`, as bash reading the script from its
+//! standard input would. The script stops at the first failing command
 //! unless `-k` is given. A `ping` without `-c` sends 4 requests.
 
 use std::io::{self, Write};
@@ -70,6 +72,8 @@ pub fn main(args: &[String]) -> ExitCode {
 pub fn run(host: &mut Host, text: &str, echo: bool, keep_going: bool, out: &mut dyn Write) -> ExitCode {
     let mut local = Local::new(host);
     let mut status = ExitCode::SUCCESS;
+    // Inside `ip netns exec NS bash`: the namespace the lines run in.
+    let mut sub: Option<String> = None;
     for (line_no, line) in commands(text) {
         let words = match split(&line) {
             Ok(w) => w,
@@ -78,19 +82,30 @@ pub fn run(host: &mut Host, text: &str, echo: bool, keep_going: bool, out: &mut 
                 return ExitCode::from(2);
             }
         };
-        let mut words: &[String] = &words;
-        while let Some(w) = words.first().filter(|w| *w == "skbnet" || *w == "sudo") {
-            let _ = w;
-            words = &words[1..];
-        }
+        let words = super::strip_prefixes(&words);
         if words.is_empty() {
             continue;
         }
         if echo {
             let prefix = if matches!(words[0].as_str(), "ip" | "nft") { "skbnet " } else { "" };
-            let _ = writeln!(out, "$ {prefix}{}", words.join(" "));
+            match &sub {
+                Some(ns) => writeln!(out, "{ns}# {}", words.join(" ")),
+                None => writeln!(out, "$ {prefix}{}", words.join(" ")),
+            }
+            .unwrap_or(());
         }
-        let res = run_one(&mut local, words, out);
+        if let [ip, netns, exec, ns, sh] = words
+            && (ip.as_str(), netns.as_str(), exec.as_str()) == ("ip", "netns", "exec")
+            && matches!(sh.as_str(), "bash" | "sh")
+        {
+            sub = Some(ns.clone());
+            continue;
+        }
+        if sub.is_some() && words[0] == "exit" {
+            sub = None;
+            continue;
+        }
+        let res = run_one(&mut local, sub.as_deref().unwrap_or(""), words, out);
         for (i, bytes) in local.drain() {
             let mut text = Vec::new();
             cmd::print_events(&bytes, &mut local.monitors[i].1, &mut text);
@@ -113,15 +128,15 @@ pub fn run(host: &mut Host, text: &str, echo: bool, keep_going: bool, out: &mut 
     status
 }
 
-/// One command.
-fn run_one(local: &mut Local<'_>, words: &[String], out: &mut dyn Write) -> Result<(), Fail> {
+/// One command, in namespace `ns` (`""`: the initial one).
+fn run_one(local: &mut Local<'_>, ns: &str, words: &[String], out: &mut dyn Write) -> Result<(), Fail> {
     match words[0].as_str() {
-        "ip" => cmd::ip(local, "", &words[1..], out),
-        "nft" => super::nft::nft(local, "", &words[1..], out),
+        "ip" => cmd::ip(local, ns, &words[1..], out),
+        "nft" => super::nft::nft(local, ns, &words[1..], out),
         "ping" | "sysctl" => {
             let code = local
                 .with_host(|host| {
-                    run_program(host, "", words, Some(4), &mut |l| {
+                    run_program(host, ns, words, Some(4), &mut |l| {
                         let _ = writeln!(out, "{l}");
                     })
                 })
