@@ -112,14 +112,7 @@ impl NetDevice for Bridge {
     }
 
     fn transmit(&mut self, pool: &mut SkbPool, _now: Instant, skb: SkBuff) -> Result<(), TxBusy> {
-        if self.tx.len() >= self.limit {
-            self.stats.tx_busy += 1;
-            return Err(TxBusy(skb));
-        }
-        self.stats.tx_packets += 1;
-        self.stats.tx_bytes += pool.len(&skb) as u64;
-        self.tx.push_back(pool, skb);
-        Ok(())
+        super::soft_queue_tx(&mut self.tx, self.limit, &mut self.stats, pool, skb)
     }
 
     fn poll_rx(&mut self, _pool: &mut SkbPool, _now: Instant, _budget: usize, _rx: &mut SkbQueue) -> usize {

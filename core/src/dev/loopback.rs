@@ -62,7 +62,6 @@ impl NetDevice for Loopback {
             self.stats.tx_busy += 1;
             return Err(TxBusy(skb));
         }
-        let len = pool.len(&skb) as u64;
         if let Ok(meta) = pool.meta_mut(&skb) {
             if matches!(meta.csum, Checksum::Partial { .. }) {
                 meta.csum = Checksum::Unnecessary;
@@ -71,22 +70,11 @@ impl NetDevice for Loopback {
             meta.tstamp = now;
             meta.oif = 0;
         }
-        self.stats.tx_packets += 1;
-        self.stats.tx_bytes += len;
-        self.queue.push_back(pool, skb);
-        Ok(())
+        super::soft_queue_tx(&mut self.queue, self.limit, &mut self.stats, pool, skb)
     }
 
     fn poll_rx(&mut self, pool: &mut SkbPool, _now: Instant, budget: usize, rx: &mut SkbQueue) -> usize {
-        let mut n = 0;
-        while n < budget {
-            let Some(skb) = self.queue.pop_front(pool) else { break };
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += pool.len(&skb) as u64;
-            rx.push_back(pool, skb);
-            n += 1;
-        }
-        n
+        super::soft_poll_rx(&mut self.queue, &mut self.stats, pool, budget, rx)
     }
 
     fn reclaim_tx(&mut self, _pool: &mut SkbPool, _now: Instant) -> usize {

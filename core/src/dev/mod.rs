@@ -213,3 +213,43 @@ pub trait NetDevice {
         None
     }
 }
+
+/// Put `skb` on a software device's bounded queue (veth, bridge, loopback),
+/// counting it as transmitted; a full queue pushes back with [`TxBusy`] so
+/// the caller keeps the packet, as a full ring would.
+pub(crate) fn soft_queue_tx(
+    q: &mut SkbQueue,
+    limit: usize,
+    stats: &mut DevStats,
+    pool: &mut SkbPool,
+    skb: SkBuff,
+) -> Result<(), TxBusy> {
+    if q.len() >= limit {
+        stats.tx_busy += 1;
+        return Err(TxBusy(skb));
+    }
+    stats.tx_packets += 1;
+    stats.tx_bytes += pool.len(&skb) as u64;
+    q.push_back(pool, skb);
+    Ok(())
+}
+
+/// Move up to `budget` packets from a software device's receive queue to
+/// `rx`, counting them as received; returns how many moved.
+pub(crate) fn soft_poll_rx(
+    q: &mut SkbQueue,
+    stats: &mut DevStats,
+    pool: &mut SkbPool,
+    budget: usize,
+    rx: &mut SkbQueue,
+) -> usize {
+    let mut n = 0;
+    while n < budget {
+        let Some(skb) = q.pop_front(pool) else { break };
+        stats.rx_packets += 1;
+        stats.rx_bytes += pool.len(&skb) as u64;
+        rx.push_back(pool, skb);
+        n += 1;
+    }
+    n
+}

@@ -156,15 +156,7 @@ impl NetDevice for Tun {
     }
 
     fn poll_rx(&mut self, pool: &mut SkbPool, _now: Instant, budget: usize, rx: &mut SkbQueue) -> usize {
-        let mut n = 0;
-        while n < budget {
-            let Some(skb) = self.rx.pop_front(pool) else { break };
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += pool.len(&skb) as u64;
-            rx.push_back(pool, skb);
-            n += 1;
-        }
-        n
+        super::soft_poll_rx(&mut self.rx, &mut self.stats, pool, budget, rx)
     }
 
     fn reclaim_tx(&mut self, _pool: &mut SkbPool, _now: Instant) -> usize {

@@ -142,26 +142,11 @@ impl NetDevice for Veth {
     }
 
     fn transmit(&mut self, pool: &mut SkbPool, _now: Instant, skb: SkBuff) -> Result<(), TxBusy> {
-        if self.tx.len() >= self.limit {
-            self.stats.tx_busy += 1;
-            return Err(TxBusy(skb));
-        }
-        self.stats.tx_packets += 1;
-        self.stats.tx_bytes += pool.len(&skb) as u64;
-        self.tx.push_back(pool, skb);
-        Ok(())
+        super::soft_queue_tx(&mut self.tx, self.limit, &mut self.stats, pool, skb)
     }
 
     fn poll_rx(&mut self, pool: &mut SkbPool, _now: Instant, budget: usize, rx: &mut SkbQueue) -> usize {
-        let mut n = 0;
-        while n < budget {
-            let Some(skb) = self.rx.pop_front(pool) else { break };
-            self.stats.rx_packets += 1;
-            self.stats.rx_bytes += pool.len(&skb) as u64;
-            rx.push_back(pool, skb);
-            n += 1;
-        }
-        n
+        super::soft_poll_rx(&mut self.rx, &mut self.stats, pool, budget, rx)
     }
 
     fn reclaim_tx(&mut self, _pool: &mut SkbPool, _now: Instant) -> usize {
