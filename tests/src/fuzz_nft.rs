@@ -18,11 +18,12 @@
 //!  inside 10.0.1.0/24 ---- link 0 ---- eth0 10.0.1.1  r  eth1 10.0.2.1 ---- link 1 ---- gateway 10.0.2.2
 //! ```
 
+use crate::fuzz_input::{Input, features};
 use core::cell::RefCell;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use core::time::Duration;
 
-use skbnet::dev::{Features, NetDevice, TsoLimits};
+use skbnet::dev::NetDevice;
 use skbnet::netfilter::NftStorage;
 use skbnet::netns::{NsId, SmallWorldStorage, World};
 use skbnet::skb::{PoolStorage, SkbPool};
@@ -85,16 +86,6 @@ const SETTLE: Duration = Duration::from_secs(200);
 /// Commands run at most, per input.
 const COMMANDS_MAX: usize = 64;
 
-fn features(bits: u8) -> Features {
-    Features {
-        tx_csum: bits & 1 != 0,
-        tso: (bits & 2 != 0).then_some(TsoLimits { max_size: 65_536, max_segs: 64 }),
-        rx_csum: bits & 4 != 0,
-        lro: bits & 8 != 0,
-        sg: bits & 16 != 0,
-    }
-}
-
 fn router<'a>(w: &mut World<'a>, eth0: &'a mut dyn NetDevice, eth1: &'a mut dyn NetDevice) -> NsId {
     let ns = w.add_netns("r").expect("namespace");
     for (name, nic, ip) in [("eth0", eth0, INSIDE_IP), ("eth1", eth1, OUTSIDE_IP)] {
@@ -141,30 +132,9 @@ pub fn nft_parse(data: &[u8]) {
     w.shutdown();
 }
 
-/// Operands read from the input; zeros once it runs out.
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Input<'_> {
-    fn u8(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let start = self.pos.min(self.data.len());
-        let end = (start + n).min(self.data.len());
-        self.pos = start + n;
-        &self.data[start..end]
-    }
-}
-
 /// The NAT router's fuzz body (see the module documentation).
 pub fn nat_router(data: &[u8]) {
-    let mut input = Input { data, pos: 0 };
+    let mut input = Input::new(data);
     let config = input.u8();
     let mut pool_mem = Box::new(PoolStorage::<256, 128, 2048, 32>::new());
     let links = [

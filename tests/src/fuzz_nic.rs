@@ -9,9 +9,10 @@
 //! doorbell, put raw frames on the wire, run the hardware, poll, reclaim,
 //! let time pass), each reading its operands from the bytes that follow.
 
+use crate::fuzz_input::{Input, features};
 use core::cell::RefCell;
 
-use skbnet::dev::{Features, NetDevice, TsoLimits};
+use skbnet::dev::NetDevice;
 use skbnet::skb::{Checksum, Gso, GsoType, OwnerId, PoolStorage, SkBuff, SkbPool, SkbQueue, SkbRef};
 use skbnet::time::Instant;
 use skbnet::wire::MacAddr;
@@ -22,42 +23,6 @@ use skbnet_nic_sim::port::LinkPort;
 
 type FuzzLink = Link<64, 1514, NoTap>;
 type FuzzNic<'l> = SimNic<16, 16, 8192, LinkPort<'l, 64, 1514, NoTap>>;
-
-/// Operands read from the input; zeros once it runs out.
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Input<'_> {
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
-    fn u8(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.u8(), self.u8()])
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.u8()).collect()
-    }
-}
-
-fn features(bits: u8) -> Features {
-    Features {
-        tx_csum: bits & 1 != 0,
-        tso: (bits & 2 != 0).then_some(TsoLimits { max_size: 65_536, max_segs: 64 }),
-        rx_csum: bits & 4 != 0,
-        lro: bits & 8 != 0,
-        sg: bits & 16 != 0,
-    }
-}
 
 /// The fuzzer's own packets, whose references it writes into descriptors.
 struct Held {
@@ -76,7 +41,7 @@ impl Held {
 pub fn nic(data: &[u8]) {
     let mut storage = Box::new(PoolStorage::<256, 128, 2048, 8>::new());
     let mut pool = SkbPool::new(&mut storage);
-    let mut input = Input { data, pos: 0 };
+    let mut input = Input::new(data);
     let (fa, fb) = (input.u8(), input.u8());
     let cfg = LinkConfig { loss: 0.05, duplicate: 0.05, reorder: 0.05, corrupt: 0.1, ..LinkConfig::ethernet() };
     let link = RefCell::new(FuzzLink::new(cfg, u64::from(fb), NoTap));
@@ -146,7 +111,7 @@ fn step(
         3 => {
             let side = if input.u8() & 1 == 0 { Side::A } else { Side::B };
             let len = usize::from(input.u16() % 1600);
-            let frame = input.bytes(len);
+            let frame = input.bytes_padded(len);
             link.borrow_mut().send(*now, side, &frame);
         }
         4 => {
@@ -179,7 +144,7 @@ fn step(
 /// Transmit a packet through the driver with fuzzed bytes and offload metadata.
 fn transmit(input: &mut Input, pool: &mut SkbPool, a: &mut FuzzNic, now: Instant) {
     let len = usize::from(input.u16() % 4000);
-    let bytes = input.bytes(len);
+    let bytes = input.bytes_padded(len);
     let flags = input.u8();
     let (start, offset, size) = (input.u16(), input.u16(), input.u16());
     let Ok(skb) = pool.alloc_with_headroom(OwnerId::SYSTEM, 64) else { return };

@@ -19,11 +19,12 @@
 //! last record the clock runs on for 70 s so every timer (ARP, reassembly)
 //! fires. Build programs with [`program`].
 
+use crate::fuzz_input::{Input, features};
 use core::cell::RefCell;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use core::time::Duration;
 
-use skbnet::dev::{Features, NetDevice, TsoLimits};
+use skbnet::dev::NetDevice;
 use skbnet::netns::{NsId, SmallWorldStorage, World};
 use skbnet::skb::{PoolStorage, SkbPool};
 use skbnet::socket::{Errno, SockId, SockType};
@@ -104,42 +105,6 @@ const READS_MAX: usize = 256;
 /// How long the clock runs after the last record.
 const SETTLE: Duration = Duration::from_secs(70);
 
-/// Operands read from the input; zeros once it runs out.
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Input<'_> {
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
-    fn u8(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-
-    /// Up to `n` bytes, fewer if the input ends first.
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let start = self.pos.min(self.data.len());
-        let end = (start + n).min(self.data.len());
-        self.pos = start + n;
-        &self.data[start..end]
-    }
-}
-
-fn features(bits: u8) -> Features {
-    Features {
-        tx_csum: bits & 1 != 0,
-        tso: (bits & 2 != 0).then_some(TsoLimits { max_size: 65_536, max_segs: 64 }),
-        rx_csum: bits & 4 != 0,
-        lro: bits & 8 != 0,
-        sg: bits & 16 != 0,
-    }
-}
-
 /// The namespace under test, its socket, the links and the clock.
 struct Bench<'l> {
     sock: SockId,
@@ -163,7 +128,7 @@ pub fn stack(data: &[u8]) {
 /// counters: for checking that a seed reaches the paths it is meant for.
 /// Panics on a finding, as the fuzz body does.
 pub fn run(data: &[u8]) -> NetStats {
-    let mut input = Input { data, pos: 0 };
+    let mut input = Input::new(data);
     let config = input.u8();
     let mut pool_mem = Box::new(PoolStorage::<256, 128, 2048, 32>::new());
     let link0 = Box::new(RefCell::new(StackLink::new(LinkConfig::ethernet(), 1, NoTap)));

@@ -19,9 +19,9 @@
 //! NIC offloads, then records of an operation byte and its operands (see
 //! [`Op`]); build programs with [`program`].
 
+use crate::fuzz_input::{Input, features};
 use core::time::Duration;
 
-use skbnet::dev::{Features, TsoLimits};
 use skbnet::socket::{Errno, SockOpt};
 use skbnet::stats::NetStats;
 use skbnet::tcp::TcpOpt;
@@ -116,27 +116,7 @@ pub fn program(state: u8, syn_opts: u8, offloads: u8, ops: &[Op]) -> Vec<u8> {
     p
 }
 
-/// Operands read from the input; zeros once it runs out.
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
 impl Input<'_> {
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
-    fn u8(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.u8(), self.u8()])
-    }
-
     fn op(&mut self) -> Op {
         match self.u8() % 8 {
             0 => Op::Seg {
@@ -188,20 +168,10 @@ struct Run {
     syn_opts: u8,
 }
 
-fn features(bits: u8) -> Features {
-    Features {
-        tx_csum: bits & 1 != 0,
-        tso: (bits & 2 != 0).then_some(TsoLimits { max_size: 65_536, max_segs: 64 }),
-        rx_csum: bits & 4 != 0,
-        lro: bits & 8 != 0,
-        sg: bits & 16 != 0,
-    }
-}
-
 /// A program decoded, for reading a finding: state, SYN option bits,
 /// offload bits, operations.
 pub fn decode(data: &[u8]) -> (&'static str, u8, u8, Vec<Op>) {
-    let mut input = Input { data, pos: 0 };
+    let mut input = Input::new(data);
     let state = STATES[usize::from(input.u8()) % STATES.len()];
     let (syn, offloads) = (input.u8(), input.u8());
     let mut ops = Vec::new();
@@ -229,7 +199,7 @@ pub fn tcp_conn(data: &[u8]) {
 
 /// Run a program; panics on a finding, as the fuzz body does.
 pub fn run(data: &[u8]) -> Summary {
-    let mut input = Input { data, pos: 0 };
+    let mut input = Input::new(data);
     let state = usize::from(input.u8()) % STATES.len();
     let syn_opts = input.u8();
     let offloads = features(input.u8());

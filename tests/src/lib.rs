@@ -12,6 +12,7 @@
 //! on such a link, as skbnet's peer or beside it in the benchmarks.
 
 pub mod fuzz_bodies;
+mod fuzz_input;
 pub mod fuzz_netlink;
 pub mod fuzz_nft;
 pub mod fuzz_nic;
