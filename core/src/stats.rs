@@ -253,6 +253,9 @@ pub enum DropReason {
     MartianMulticast,
     /// Source 0.0.0.0 on a packet that is not a DHCP-style broadcast.
     MartianZero,
+    /// Source is one of the namespace's own addresses, received from a
+    /// device other than loopback (Linux's `fib_validate_source`).
+    MartianLocal,
     /// Destination is ours neither by address nor by route, and we do not forward.
     NotForUs,
     /// No route to the destination.
@@ -334,6 +337,7 @@ impl DropReason {
         DropReason::MartianBroadcast,
         DropReason::MartianMulticast,
         DropReason::MartianZero,
+        DropReason::MartianLocal,
         DropReason::NotForUs,
         DropReason::NoRoute,
         DropReason::TtlExpired,

@@ -354,6 +354,9 @@ fn table() -> Vec<Case> {
         case("martian source: 0.0.0.0 to a unicast address", vec![from([0, 0, 0, 0])], |s, f| {
             header_error(s, f, DropReason::MartianZero)
         }),
+        case("martian source: our own address, from the wire", vec![from(US)], |s, f| {
+            header_error(s, f, DropReason::MartianLocal)
+        }),
         case(
             "destination on our subnet but not ours, forwarding off",
             vec![to_us(&udp(PEER, [10, 0, 0, 99], 7, b"x"))],

@@ -137,6 +137,14 @@ impl<H: NfHooks> World<'_, H> {
         if src.is_unspecified() && !dst.is_broadcast() {
             return Some(DropReason::MartianZero);
         }
+        // Our own address as the source, from outside: a spoof or a loop.
+        // Linux refuses it the same way (a source that resolves to a local
+        // route fails `fib_validate_source`).
+        if let Some(ns) = self.iface(iif).map(|i| i.ns)
+            && self.is_local_addr(ns, src)
+        {
+            return Some(DropReason::MartianLocal);
+        }
         None
     }
 
