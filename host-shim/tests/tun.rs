@@ -4,15 +4,17 @@
 //! in that namespace, and deletes the namespace at the end, also when the
 //! test fails. Linux's programs run in the namespace too: `ping`, `tshark`
 //! on the capture, and this test binary itself as a kernel TCP client (see
-//! [`kernel_tcp_client`]). The tests run one at a time: they share the
-//! machine's cores with the stack they measure. `curl` and `iperf3` against
-//! the services behind `skbnet tun` are in `services_tun.rs`.
+//! [`kernel_tcp_client`]) and as the kernel TCP listener that `skbnet tun
+//! --push` and `--pull` connect to (see [`Listener`]). The tests run one at
+//! a time: they share the machine's cores with the stack they measure.
+//! `curl` and `iperf3` against the services behind `skbnet tun` are in
+//! `services_tun.rs`.
 //!
 //! They need root, `/dev/net/tun` and the tools; without them each test
 //! prints `SKIP:` and why, except under `CI=true`, where a skip is a failure.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -29,6 +31,12 @@ const HOST_ADDR: &str = "10.7.0.1/24";
 const BIG: u64 = 256 << 20;
 /// Set (to `ADDR:PORT BYTES`) when this binary runs as the kernel TCP client.
 const CLIENT_ENV: &str = "SKBNET_TUN_TEST_CLIENT";
+/// Linux's address on the TUN link, where the listener is.
+const LINUX: &str = "10.7.0.1";
+/// The bytes of a `--push` or `--pull`.
+const TRANSFER: u64 = 64 << 20;
+/// Set (to `PORT MODE`) when this binary runs as the kernel TCP listener.
+const LISTENER_ENV: &str = "SKBNET_TUN_TEST_LISTENER";
 
 /// One TUN test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -167,15 +175,25 @@ impl Shim {
     }
 
     /// Ctrl-C, then its exit status and everything it printed.
-    fn stop(mut self) -> (ExitStatus, String) {
+    fn stop(self) -> (ExitStatus, String) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.exit(Duration::from_secs(15), "of Ctrl-C")
+    }
+
+    /// Its exit status and everything it printed, once it stops by itself
+    /// within `within` (of `what`).
+    fn exit(mut self, within: Duration, what: &str) -> (ExitStatus, String) {
+        let deadline = Instant::now() + within;
         let status = loop {
             if let Some(s) = self.child.try_wait().expect("wait for skbnet") {
                 break s;
             }
-            assert!(Instant::now() < deadline, "skbnet tun did not stop within 15 s of Ctrl-C");
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let printed = self.printed.clone() + &self.lines.try_iter().collect::<Vec<_>>().join("\n");
+                panic!("skbnet tun did not stop within {within:?} {what}:\n{printed}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
@@ -426,4 +444,260 @@ fn without_privileges_it_says_what_is_missing() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("needs root, or the CAP_NET_ADMIN capability"), "{err}");
+}
+
+/// The block `--push` repeats, as `skbnet tun --help` documents it: byte i
+/// is `x >> 56` after i+1 steps of xorshift64 (13, 7, 17) from
+/// 0x9e3779b97f4a7c15, and the block is 65,521 bytes long. Written here
+/// from that text, not taken from the library, so the two are checked
+/// against each other.
+fn push_block() -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..65_521)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// Send `n` bytes of the push pattern into `w`; their SHA-256.
+fn write_pattern(w: &mut impl Write, n: u64) -> String {
+    let block = push_block();
+    let (mut sha, mut left) = (Sha256::new(), n);
+    while left > 0 {
+        let k = block.len().min(left as usize);
+        w.write_all(&block[..k]).expect("send to the stack");
+        sha.update(&block[..k]);
+        left -= k as u64;
+    }
+    hex(&sha.finalize())
+}
+
+/// The SHA-256 of the first `n` bytes of the push pattern.
+fn pattern_sha256(n: u64) -> String {
+    struct Hashing(Sha256);
+    impl Write for Hashing {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    write_pattern(&mut Hashing(Sha256::new()), n)
+}
+
+/// What a Linux listener does with the one connection it accepts.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Read to the end, hash it.
+    Sink,
+    /// Send this many bytes of the push pattern, then close.
+    Source(u64),
+    /// Read this many bytes, then close with the rest unread: a reset.
+    Reset(u64),
+}
+
+/// This test binary run in a namespace as a kernel TCP listener (see
+/// [`kernel_tcp_listener_in_namespace`]).
+struct Listener {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Listener {
+    /// Listen on `port` in `ns`; returns once the socket is listening.
+    fn start(ns: &Netns, port: u16, mode: Mode) -> Listener {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mode = match mode {
+            Mode::Sink => "sink".to_string(),
+            Mode::Source(n) => format!("source {n}"),
+            Mode::Reset(n) => format!("reset {n}"),
+        };
+        let mut child = ns
+            .command(
+                exe.to_str().expect("a UTF-8 path"),
+                &["--exact", "kernel_tcp_listener_in_namespace", "--nocapture"],
+            )
+            .env(LISTENER_ENV, format!("{port} {mode}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the listener");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) if l.starts_with("listening") => return Listener { child, lines },
+                Ok(_) => {}
+                Err(_) => panic!("the kernel TCP listener did not start"),
+            }
+        }
+    }
+
+    /// Wait for it to finish; its report line (`listener: ...`), as words.
+    fn report(mut self) -> Vec<String> {
+        let status = self.child.wait().expect("wait for the listener");
+        let said: Vec<String> = self.lines.iter().collect();
+        assert!(status.success(), "the kernel TCP listener failed:\n{}", said.join("\n"));
+        let line = said.iter().find(|l| l.starts_with("listener: ")).unwrap_or_else(|| panic!("no report in {said:?}"));
+        line.split_whitespace().map(String::from).collect()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The kernel TCP listener itself: does nothing unless run by
+/// [`Listener::start`] (inside the test's namespace, where the stack
+/// connects to it). It listens with `std::net::TcpListener` (Linux's TCP)
+/// on every address of the namespace, says `listening`, takes one
+/// connection and prints `listener: got|sent N sha256 HEX in S s`.
+#[test]
+fn kernel_tcp_listener_in_namespace() {
+    let Ok(spec) = std::env::var(LISTENER_ENV) else { return };
+    let w: Vec<&str> = spec.split_whitespace().collect();
+    let l = TcpListener::bind(format!("0.0.0.0:{}", w[0])).expect("listen");
+    l.set_nonblocking(true).unwrap();
+    println!("listening on {}", l.local_addr().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let s = loop {
+        match l.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("no connection from the stack: {e}"),
+        }
+    };
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    let started = Instant::now();
+    let n = |i: usize| w[i].parse::<u64>().expect("a byte count");
+    let (verb, bytes, sha) = match w[1] {
+        "source" => {
+            let sha = write_pattern(&mut &s, n(2));
+            s.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
+            // Wait for the stack's FIN: it read everything.
+            let rest = (&s).read(&mut [0u8; 1]).expect("the stack's close");
+            assert_eq!(rest, 0, "the stack sent data on a pull");
+            ("sent", n(2), sha)
+        }
+        mode => {
+            let limit = if mode == "reset" { n(2) } else { u64::MAX };
+            let (mut sha, mut got, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 16]);
+            while got < limit {
+                let k = (&s).read(&mut buf[..(1 << 16).min(limit - got) as usize]).expect("receive from the stack");
+                if k == 0 {
+                    break;
+                }
+                sha.update(&buf[..k]);
+                got += k as u64;
+            }
+            ("got", got, hex(&sha.finalize()))
+        }
+    };
+    // Dropping the socket closes it: with bytes unread (`reset`), Linux resets.
+    drop(s);
+    let secs = started.elapsed().as_secs_f64();
+    println!("listener: {verb} {bytes} sha256 {sha} in {secs:.3} s");
+}
+
+/// `skbnet tun`'s report of a transfer (`pushed|pulled N bytes ...
+/// (M Mbit/s; ...), sha256 HEX`): bytes, Mbit/s, digest.
+fn transfer_report(out: &str, verb: &str) -> (u64, f64, String) {
+    let line = out.lines().find(|l| l.starts_with(verb)).unwrap_or_else(|| panic!("no `{verb}` line in:\n{out}"));
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let mbits = w.iter().position(|x| x.starts_with("Mbit/s")).map(|i| w[i - 1].trim_start_matches('('));
+    (
+        w[1].parse().expect("bytes"),
+        mbits.and_then(|m| m.parse().ok()).unwrap_or_else(|| panic!("no Mbit/s in {line}")),
+        w.last().expect("the digest").to_string(),
+    )
+}
+
+/// Run `skbnet tun extra` in `ns` until it stops by itself after its
+/// transfer; its exit status and what it printed.
+fn run_transfer(ns: &Netns, extra: &[&str]) -> (ExitStatus, String) {
+    let shim = Shim::start(ns, extra);
+    shim.exit(Duration::from_secs(120), "of starting its transfer")
+}
+
+#[test]
+fn the_stack_pushes_64_mib_to_a_linux_listener() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run(&[]) {
+        return;
+    }
+    let ns = Netns::create("push");
+    let listener = Listener::start(&ns, 5001, Mode::Sink);
+    // The services run beside the transfer.
+    let (status, out) = run_transfer(&ns, &["--services", "echo", "--push", &format!("{LINUX}:5001:64M")]);
+    assert!(status.success(), "skbnet tun --push failed: {status}\n{out}");
+    assert!(out.contains("all free after shutdown: yes"), "{out}");
+    let (bytes, mbits, sha) = transfer_report(&out, "pushed ");
+    let heard = listener.report();
+    let expected = pattern_sha256(TRANSFER);
+    assert_eq!((heard[2].as_str(), heard[4].as_str()), (TRANSFER.to_string().as_str(), expected.as_str()));
+    assert_eq!((bytes, sha), (TRANSFER, expected), "the stack's report:\n{out}");
+    println!("--push 64 MiB, skbnet -> Linux: {mbits:.0} Mbit/s");
+}
+
+#[test]
+fn the_stack_pulls_64_mib_from_a_linux_listener() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run(&[]) {
+        return;
+    }
+    let ns = Netns::create("pull");
+    let listener = Listener::start(&ns, 5001, Mode::Source(TRANSFER));
+    let (status, out) = run_transfer(&ns, &["--pull", &format!("{LINUX}:5001")]);
+    assert!(status.success(), "skbnet tun --pull failed: {status}\n{out}");
+    assert!(out.contains("all free after shutdown: yes"), "{out}");
+    let (bytes, mbits, sha) = transfer_report(&out, "pulled ");
+    let sent = listener.report();
+    let expected = pattern_sha256(TRANSFER);
+    assert_eq!((sent[2].as_str(), sent[4].as_str()), (TRANSFER.to_string().as_str(), expected.as_str()));
+    assert_eq!((bytes, sha), (TRANSFER, expected), "the stack's report:\n{out}");
+    println!("--pull 64 MiB, Linux -> skbnet: {mbits:.0} Mbit/s");
+}
+
+#[test]
+fn a_refused_or_reset_transfer_fails_with_the_reason() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run(&[]) {
+        return;
+    }
+    let ns = Netns::create("refused");
+    // Nobody listens: Linux answers the SYN with a reset.
+    let (status, out) = run_transfer(&ns, &["--pull", &format!("{LINUX}:5009")]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    let want = format!("skbnet tun: --pull {LINUX}:5009: connect failed after 0 bytes: ConnRefused (errno 111)");
+    assert!(out.contains(&want), "{out}");
+    assert!(out.contains("all free after shutdown: yes"), "{out}");
+    // The listener stops reading after 1 MiB and closes: Linux resets.
+    let listener = Listener::start(&ns, 5002, Mode::Reset(1 << 20));
+    let (status, out) = run_transfer(&ns, &["--push", &format!("{LINUX}:5002:64M")]);
+    assert_eq!(listener.report()[2], (1u64 << 20).to_string());
+    assert_eq!(status.code(), Some(1), "{out}");
+    // Sending or draining the socket, whichever meets the reset first.
+    let line = out.lines().find(|l| l.starts_with("skbnet tun: --push")).unwrap_or_else(|| panic!("{out}"));
+    let rest = line.strip_prefix(&format!("skbnet tun: --push {LINUX}:5002:{TRANSFER}: ")).expect(line);
+    assert!(rest.contains(" failed after ") && rest.ends_with("ConnReset (errno 104)"), "{line}");
+    assert!(out.contains("all free after shutdown: yes"), "{out}");
 }

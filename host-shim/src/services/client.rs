@@ -121,7 +121,8 @@ enum Phase {
 /// A push or pull in progress, over one TCP connection: push sends N bytes
 /// (a fixed pseudo-random sequence, see [`push_bytes`]) then closes; pull
 /// reads until the peer closes. [`Client::connect`], then [`Client::poll`]
-/// after each [`World::poll`] until it returns the [`Report`].
+/// after each [`World::poll`] until it returns the [`Report`]; a caller that
+/// sleeps between polls wakes by [`Client::poll_at`] too.
 pub struct Client {
     sock: SockId,
     peer: SocketAddrV4,
@@ -134,6 +135,8 @@ pub struct Client {
     pattern: Vec<u8>,
     buf: Vec<u8>,
     outcome: Option<Result<Report, ClientError>>,
+    /// When the last poll stopped at its budget: call again at once.
+    busy: Option<Instant>,
 }
 
 impl Client {
@@ -172,6 +175,7 @@ impl Client {
             pattern,
             buf: Vec::new(),
             outcome: None,
+            busy: None,
         })
     }
 
@@ -184,6 +188,7 @@ impl Client {
     /// Call after each [`World::poll`]; it never blocks and moves at most
     /// [`BYTES_PER_POLL`] a call.
     pub fn poll<H: NfHooks>(&mut self, w: &mut World<'_, H>, now: Instant) -> Option<Result<Report, ClientError>> {
+        self.busy = None;
         if self.outcome.is_none() {
             let r = match self.phase {
                 Phase::Connecting => self.connecting(w, now),
@@ -196,6 +201,13 @@ impl Client {
             }
         }
         self.outcome
+    }
+
+    /// When [`Client::poll`] next has work without a packet arriving: at
+    /// once when the last call stopped at its budget, else `None` (only a
+    /// packet, which wakes the world, moves the transfer on).
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.busy
     }
 
     /// Whether the connection came up, or failed.
@@ -244,12 +256,14 @@ impl Client {
                 Err(e) => return Err(("send", e)),
             }
         }
-        if self.bytes == total {
-            w.shutdown_socket(self.sock, Shutdown::Write).map_err(|e| ("send", e))?;
-            self.phase = Phase::Closing;
-            return self.closing(w, now);
+        if self.bytes < total {
+            // Stopped at the budget, with room to send more.
+            self.busy = Some(now);
+            return Ok(());
         }
-        Ok(())
+        w.shutdown_socket(self.sock, Shutdown::Write).map_err(|e| ("send", e))?;
+        self.phase = Phase::Closing;
+        self.closing(w, now)
     }
 
     /// Read and hash what came; at the end of the stream, done.
@@ -271,6 +285,7 @@ impl Client {
                 Err(e) => return Err(("receive", e)),
             }
         }
+        self.busy = Some(now);
         Ok(())
     }
 

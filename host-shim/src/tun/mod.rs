@@ -53,6 +53,7 @@ use stack::{Clock, Env, Stop};
 pub const USAGE: &str = "  \
 skbnet tun --addr A/N --host-addr A/N [--dev NAME] [--mtu N] [--no-offload]
              [--pcap FILE] [--services LIST] [--loss P] [--delay MS] [--seed N]
+             [--push HOST:PORT:BYTES | --pull HOST:PORT]
       run the stack behind a Linux TUN device, so Linux programs reach it
       (needs root or CAP_NET_ADMIN, and /dev/net/tun); Ctrl-C stops it
       --addr A/N        the stack's address and prefix, e.g. 10.7.0.2/24
@@ -75,11 +76,24 @@ skbnet tun --addr A/N --host-addr A/N [--dev NAME] [--mtu N] [--no-offload]
                         with --no-offload every packet is one segment)
       --delay MS        delay each packet by MS milliseconds, both directions
       --seed N          seed of --loss's random choices (1)
+      --push HOST:PORT:BYTES
+                        connect to a Linux listener (e.g. 10.7.0.1:5001),
+                        send BYTES (K, M, G: binary multiples, so 64M is
+                        67108864) and close; the bytes repeat a block of
+                        65521, whose byte i is x >> 56 after i+1 steps of
+                        xorshift64 (x ^= x<<13; x ^= x>>7; x ^= x<<17)
+                        from x = 0x9e3779b97f4a7c15
+      --pull HOST:PORT  connect to a Linux listener and read until it closes
+                        (with --push or --pull, services run beside the
+                        transfer; at its end skbnet prints one line: bytes,
+                        seconds, Mbit/s and the bytes' SHA-256, and stops,
+                        exit 0; 1 when the connection was refused or reset,
+                        or Ctrl-C came first)
 ";
 
 /// Run `skbnet tun ARGS`: 0 after a clean stop, 1 when something failed
-/// (the TUN device could not be made, the pool was not free at the end),
-/// 2 for a bad command line.
+/// (the TUN device could not be made, a `--push` or `--pull` did not
+/// complete, the pool was not free at the end), 2 for a bad command line.
 pub fn main(args: &[String]) -> ExitCode {
     let opts = match opts::parse(args) {
         Ok(Command::Run(opts)) => opts,

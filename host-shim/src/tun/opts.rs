@@ -2,11 +2,12 @@
 //! [`super::USAGE`]; this file turns words into [`Options`] and refuses
 //! what it does not understand with a message that says why.
 
-use std::net::Ipv4Addr;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use skbnet_host_shim::services::Service;
+use skbnet_host_shim::services::{Direction, Service};
 
 /// Smallest and largest MTU the command accepts (IPv4's minimum
 /// datagram every host must take, and a jumbo frame).
@@ -34,6 +35,26 @@ impl Cidr {
     }
 }
 
+/// `--push HOST:PORT:BYTES` or `--pull HOST:PORT`: one TCP transfer with a
+/// Linux listener, after which the command stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// The Linux listener.
+    pub peer: SocketAddrV4,
+    /// Push this many bytes, or pull until the peer closes.
+    pub direction: Direction,
+}
+
+impl fmt::Display for Transfer {
+    /// The option as the user gave it (bytes in full), for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.direction {
+            Direction::Push(n) => write!(f, "--push {}:{n}", self.peer),
+            Direction::Pull => write!(f, "--pull {}", self.peer),
+        }
+    }
+}
+
 /// What the command line asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -57,6 +78,8 @@ pub struct Options {
     pub loss: f64,
     /// Extra one-way delay, each direction.
     pub delay: Duration,
+    /// A transfer with a Linux listener, if any.
+    pub transfer: Option<Transfer>,
 }
 
 /// What a command line amounts to: run, or print the usage.
@@ -81,6 +104,7 @@ struct Draft {
     services: Vec<Service>,
     loss: Option<f64>,
     delay: Option<Duration>,
+    transfer: Option<Transfer>,
 }
 
 /// Parse `tun`'s arguments (those after the word `tun`).
@@ -97,7 +121,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--no-offload" if inline.is_some() => return Err("`--no-offload` takes no value".into()),
             "--no-offload" => d.no_offload = true,
             "--dev" | "--addr" | "--host-addr" | "--mtu" | "--pcap" | "--seed" | "--services" | "--loss"
-            | "--delay" => {
+            | "--delay" | "--push" | "--pull" => {
                 let value = inline.or_else(|| it.next().cloned()).filter(|v| !v.is_empty());
                 let value = value.ok_or_else(|| format!("`{name}` needs a value"))?;
                 d.set(name, &value)?;
@@ -121,6 +145,12 @@ impl Draft {
                 self.services = Service::parse_list(v).map_err(|e| format!("`--services {v}`: {e}"))?;
             }
             "--loss" => self.loss = Some(probability(v)?),
+            "--push" | "--pull" => {
+                if let Some(t) = self.transfer {
+                    return Err(format!("`{name} {v}` after `{t}`: one transfer a run"));
+                }
+                self.transfer = Some(transfer(name, v)?);
+            }
             _ => self.delay = Some(delay(v)?),
         }
         Ok(())
@@ -138,6 +168,9 @@ impl Draft {
                 addr.addr, addr.prefix_len, host_addr.addr, host_addr.prefix_len
             ));
         }
+        if let Some(t) = self.transfer.filter(|t| *t.peer.ip() == addr.addr) {
+            return Err(format!("`{t}`: {} is the stack's own address; give a Linux listener's", addr.addr));
+        }
         Ok(Options {
             dev: self.dev,
             addr,
@@ -149,6 +182,7 @@ impl Draft {
             services: self.services,
             loss: self.loss.unwrap_or(0.0),
             delay: self.delay.unwrap_or(Duration::ZERO),
+            transfer: self.transfer,
         })
     }
 }
@@ -197,6 +231,57 @@ fn probability(v: &str) -> Result<f64, String> {
     }
 }
 
+/// `--push HOST:PORT:BYTES` or `--pull HOST:PORT`.
+fn transfer(name: &str, v: &str) -> Result<Transfer, String> {
+    let parts: Vec<&str> = v.split(':').collect();
+    match (name, parts.as_slice()) {
+        ("--pull", [host, port]) => {
+            let peer = endpoint(host, port).map_err(|why| format!("`--pull {v}`: {why}"))?;
+            Ok(Transfer { peer, direction: Direction::Pull })
+        }
+        ("--pull", [_, _, _]) => {
+            Err(format!("`--pull {v}`: want HOST:PORT; a pull takes no byte count, it reads until Linux closes"))
+        }
+        ("--pull", _) => Err(format!("`--pull {v}`: want HOST:PORT, e.g. 10.7.0.1:5001")),
+        (_, [host, port, bytes]) => {
+            let peer = endpoint(host, port).map_err(|why| format!("`--push {v}`: {why}"))?;
+            let n = byte_count(bytes).ok_or_else(|| {
+                format!("`--push {v}`: want a byte count like 1000, 64K, 2M or 1G (binary multiples) after the port")
+            })?;
+            Ok(Transfer { peer, direction: Direction::Push(n) })
+        }
+        _ => Err(format!("`--push {v}`: want HOST:PORT:BYTES, e.g. 10.7.0.1:5001:64M")),
+    }
+}
+
+/// HOST an IPv4 unicast address (no names: nothing is resolved) and PORT 1
+/// to 65535; otherwise what is wrong with them.
+fn endpoint(host: &str, port: &str) -> Result<SocketAddrV4, &'static str> {
+    let ip: Ipv4Addr = host.parse().map_err(|_| "want an IPv4 address before the port (names are not resolved)")?;
+    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.is_loopback() {
+        return Err("want a unicast IPv4 address");
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(SocketAddrV4::new(ip, p)),
+        _ => Err("want a port from 1 to 65535"),
+    }
+}
+
+/// A whole number of bytes, optionally with K, M or G (case-insensitive,
+/// binary multiples: 2M is 2,097,152); `None` when it is not one.
+fn byte_count(v: &str) -> Option<u64> {
+    let (digits, shift) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (&v[..i], 10),
+        (i, 'm' | 'M') => (&v[..i], 20),
+        (i, 'g' | 'G') => (&v[..i], 30),
+        _ => (v, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
 /// Milliseconds, fractions allowed, at most a minute.
 fn delay(v: &str) -> Result<Duration, String> {
     match v.parse::<f64>() {
@@ -229,7 +314,7 @@ mod tests {
         assert_eq!(o.host_addr.netmask(), Ipv4Addr::new(255, 255, 255, 0));
         assert_eq!((o.dev, o.mtu, o.offload, o.pcap, o.seed), (None, 1500, true, None, 1));
         assert!(o.services.is_empty());
-        assert_eq!((o.loss, o.delay), (0.0, Duration::ZERO));
+        assert_eq!((o.loss, o.delay, o.transfer), (0.0, Duration::ZERO, None));
     }
 
     #[test]
@@ -245,6 +330,52 @@ mod tests {
         assert!((o.loss - 0.01).abs() < 1e-12);
         assert_eq!(o.delay, Duration::from_micros(2500));
         assert_eq!(parse_words(&format!("{BASE} --help")), Ok(Command::Help));
+    }
+
+    fn transfer_of(s: &str) -> Option<Transfer> {
+        run(&format!("{BASE} --services echo {s}")).transfer
+    }
+
+    #[test]
+    fn push_and_pull_name_a_listener_and_push_a_byte_count() {
+        let peer = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 1), 5001);
+        let push = |n| Some(Transfer { peer, direction: Direction::Push(n) });
+        assert_eq!(transfer_of("--push 10.7.0.1:5001:1000"), push(1000));
+        assert_eq!(transfer_of("--push=10.7.0.1:5001:64K"), push(64 << 10));
+        assert_eq!(transfer_of("--push 10.7.0.1:5001:2M"), push(2 << 20));
+        assert_eq!(transfer_of("--push 10.7.0.1:5001:1g"), push(1 << 30));
+        assert_eq!(transfer_of("--push 10.7.0.1:5001:0"), push(0));
+        assert_eq!(transfer_of("--pull 10.7.0.1:5001"), Some(Transfer { peer, direction: Direction::Pull }));
+        // Any address Linux routes: the stack's default route goes through it.
+        assert_eq!(transfer_of("--pull=192.168.1.9:80").map(|t| t.peer), Some("192.168.1.9:80".parse().unwrap()));
+        assert_eq!(push(2 << 20).unwrap().to_string(), "--push 10.7.0.1:5001:2097152");
+    }
+
+    #[test]
+    fn a_bad_push_or_pull_says_what_is_wrong() {
+        let err = |s: &str| parse_words(&format!("{BASE} {s}")).unwrap_err();
+        assert_eq!(err("--push 10.7.0.1:5001"), "`--push 10.7.0.1:5001`: want HOST:PORT:BYTES, e.g. 10.7.0.1:5001:64M");
+        assert!(err("--push 10.7.0.1:5001:1:2").contains("want HOST:PORT:BYTES"));
+        assert!(err("--push host:5001:1M").contains("names are not resolved"));
+        assert!(err("--push 10.7.0.1:0:1M").contains("port from 1 to 65535"));
+        assert!(err("--push 10.7.0.1:70000:1M").contains("port from 1 to 65535"));
+        assert!(err("--push 0.0.0.0:5001:1M").contains("unicast"));
+        for bytes in ["", "M", "1.5M", "-1", "2X", "1MB", "+5", "99999999999G"] {
+            let e = err(&format!("--push 10.7.0.1:5001:{bytes}"));
+            assert!(e.contains("want a byte count like 1000, 64K, 2M or 1G"), "{bytes}: {e}");
+        }
+        assert!(err("--pull 10.7.0.1").contains("`--pull 10.7.0.1`: want HOST:PORT, e.g. 10.7.0.1:5001"));
+        assert!(err("--pull 10.7.0.1:5001:1M").contains("a pull takes no byte count"));
+        assert!(err("--pull 224.0.0.1:5001").contains("unicast"));
+        assert_eq!(err("--pull"), "`--pull` needs a value");
+        assert_eq!(
+            err("--push 10.7.0.1:5001:1M --pull 10.7.0.1:5002"),
+            "`--pull 10.7.0.1:5002` after `--push 10.7.0.1:5001:1048576`: one transfer a run"
+        );
+        assert_eq!(
+            err("--pull 10.7.0.2:5001"),
+            "`--pull 10.7.0.2:5001`: 10.7.0.2 is the stack's own address; give a Linux listener's"
+        );
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! services move their connections, and then sleeps in `ppoll` on the TUN
 //! device and the stop pipe until the earlier of `World::poll_at()` and
 //! `Services::poll_at()`: an idle stack wakes only for a packet, a timer or
-//! Ctrl-C. On Ctrl-C (or SIGTERM) the services close their connections
-//! (FINs), the world runs a little longer so the closes complete, what is
-//! left is reset, and the world is shut down with its pool checked free.
+//! Ctrl-C. With `--push` or `--pull` a [`Client`] moves its bytes in the
+//! same loop, beside the services, and the loop ends when its transfer
+//! does, with the transfer's report. On Ctrl-C (or SIGTERM), or after the
+//! transfer, the services close their connections (FINs), the world runs a
+//! little longer so the closes complete, what is left is reset, and the
+//! world is shut down with its pool checked free.
 
 use std::fs::File;
 use std::io::Read;
@@ -26,10 +29,10 @@ use skbnet::skb::{BufInfo, Head, IfIndex, OwnerSlot, PoolParts, SkbPool};
 use skbnet::tcp::TcpState;
 use skbnet::time::Instant;
 use skbnet::wire::MacAddr;
-use skbnet_host_shim::services::Services;
+use skbnet_host_shim::services::{Client, ClientError, Report, Services};
 use skbnet_nic_sim::nic::{NicConfig, SimNic};
 
-use super::opts::Options;
+use super::opts::{Options, Transfer};
 use super::port::{PACKET_MAX, TunPort};
 use super::sys;
 use crate::demo::{Context, Failed};
@@ -183,12 +186,39 @@ pub fn serve(env: &Env<'_>, nic: &mut TunNic) -> Result<(), Failed> {
     let eth0 = configure(&mut world, ns, env.opts, nic)?;
     let mut services = Services::start(&mut world, ns, &env.opts.services).context("starting the services")?;
     say!("{}", ready_line(env, &services));
-    run(env, &mut world, &mut services)?;
+    let served = match env.opts.transfer {
+        Some(t) => transfer(env, &mut world, ns, &mut services, t),
+        None => run(env, &mut world, &mut services, None).map(|_| ()),
+    };
     say!("\nskbnet tun: stopping: closing connections");
     services.shutdown(&mut world);
     close_connections(env, &mut world, ns);
     super::report::counters(&world, ns, eth0, &services);
-    shutdown(&mut world)
+    served.and(shutdown(&mut world))
+}
+
+/// Run `t` to its end beside the services and print its report: an error
+/// when it failed or Ctrl-C cut it short.
+fn transfer(
+    env: &Env<'_>,
+    world: &mut World<'_>,
+    ns: NsId,
+    services: &mut Services,
+    t: Transfer,
+) -> Result<(), Failed> {
+    let mut client = Client::connect(world, ns, t.peer, t.direction).map_err(|e| Failed(format!("{t}: {e}")))?;
+    match run(env, world, services, Some(&mut client))? {
+        Some(Ok(report)) => {
+            say!("{report}");
+            Ok(())
+        }
+        Some(Err(e)) => Err(Failed(format!("{t}: {e}"))),
+        None => {
+            let moved = client.bytes();
+            client.abort(world);
+            Err(Failed(format!("{t}: interrupted after {moved} bytes")))
+        }
+    }
 }
 
 /// `ip link set eth0 up`, `ip addr add ADDR dev eth0`, and a default route
@@ -209,12 +239,16 @@ fn ready_line(env: &Env<'_>, services: &Services) -> String {
     let offloads = if o.offload { "checksum, TSO4 and GRO across TUN" } else { "off" };
     let running: Vec<String> = services.running().iter().map(|s| format!("{s} ({})", s.port())).collect();
     let running = if running.is_empty() { "none".to_string() } else { running.join(", ") };
-    let mut faults = String::new();
+    // Optional lines: the fault profile, the transfer.
+    let mut more = String::new();
     if o.loss > 0.0 || !o.delay.is_zero() {
-        faults = format!("\n  faults: {:.3}% loss and {:?} delay each way (seed {})", o.loss * 100.0, o.delay, o.seed);
+        more = format!("\n  faults: {:.3}% loss and {:?} delay each way (seed {})", o.loss * 100.0, o.delay, o.seed);
+    }
+    if let Some(t) = o.transfer {
+        more += &format!("\n  transfer: {t}, then stop");
     }
     format!(
-        "ready: Linux {dev} {}/{} <-> skbnet eth0 {}/{}, MTU {}\n  offloads: {offloads}\n  services: {running}{faults}\n  \
+        "ready: Linux {dev} {}/{} <-> skbnet eth0 {}/{}, MTU {}\n  offloads: {offloads}\n  services: {running}{more}\n  \
          Ctrl-C stops",
         o.host_addr.addr,
         o.host_addr.prefix_len,
@@ -225,20 +259,33 @@ fn ready_line(env: &Env<'_>, services: &Services) -> String {
     )
 }
 
-/// Poll, serve, sleep until something is due; until Ctrl-C.
-fn run(env: &Env<'_>, world: &mut World<'_>, services: &mut Services) -> Result<(), Failed> {
+/// What a transfer ended with.
+type Outcome = Result<Report, ClientError>;
+
+/// Poll, serve, move the client's bytes, sleep until something is due;
+/// until Ctrl-C (`None`) or the client's transfer ends (its outcome).
+fn run(
+    env: &Env<'_>,
+    world: &mut World<'_>,
+    services: &mut Services,
+    mut client: Option<&mut Client>,
+) -> Result<Option<Outcome>, Failed> {
     while !env.stop.requested() {
         let now = env.clock.now();
         world.poll(now);
         services.poll(world, now);
-        let due = [world.poll_at(), services.poll_at()].into_iter().flatten().min();
+        if let Some(outcome) = client.as_mut().and_then(|c| c.poll(world, now)) {
+            return Ok(Some(outcome));
+        }
+        let client_due = client.as_ref().and_then(|c| c.poll_at());
+        let due = [world.poll_at(), services.poll_at(), client_due].into_iter().flatten().min();
         let timeout = due.map(|t| t.saturating_duration_since(env.clock.now()));
         if timeout == Some(Duration::ZERO) {
             continue;
         }
         sys::wait(env.tun.as_fd(), env.stop.pipe.as_fd(), timeout).context("waiting for packets")?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Let connections finish closing for up to [`GRACE`] (a second Ctrl-C
