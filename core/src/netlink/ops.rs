@@ -266,9 +266,9 @@ impl<'a, H: NfHooks> World<'a, H> {
                 return Err(e.into());
             }
             return Ok(Answer::Done);
-        } else if h.flags & NLM_F_CREATE == 0 {
-            return Err(NlError::new(Errno::NoEnt, "no such address (NLM_F_CREATE not given)"));
         }
+        // A new address needs no NLM_F_CREATE: Linux's IPv4
+        // `inet_rtm_newaddr` adds it either way (routes do need it).
         self.add_addr(ifindex, addr, m.header.prefix_len)?;
         Ok(Answer::Done)
     }
