@@ -8,12 +8,14 @@
 //!  h1 10.0.1.2 ---- 10.0.1.1 r 10.0.2.1 ---- 10.0.2.2 h2      UDP, 64-byte datagrams, batches of 32
 //! ```
 //!
-//! Run: `cargo bench -p skbnet-tests --bench nf_forward`
+//! Run: `cargo bench -p skbnet-tests --bench nf_forward` (criterion, each
+//! case on its own), or `cargo bench -p skbnet-tests --bench nf_forward --
+//! side-by-side` for the goal's ratio with both routers taking turns.
 
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::Duration;
+use std::time::{Duration, Instant as WallClock};
 
 use criterion::{Criterion, Throughput, criterion_group};
 use skbnet::netfilter::NftStorage;
@@ -169,10 +171,62 @@ criterion_group! {
     targets = nf_forward
 }
 
+/// The goal's ratio measured directly: a router with no rules and a router
+/// with the 1,000-element set, side by side in one process, taking turns
+/// round after round (which goes first alternates), so whatever the shared
+/// machine does to its speed falls on both alike. Prints the median of the
+/// rounds' ratios (set rate over no-rule rate) and each router's median rate.
+fn side_by_side() {
+    const ROUNDS: usize = 41;
+    const BATCHES: usize = 300;
+    let time = |exchange: &mut dyn FnMut(usize)| {
+        let t0 = WallClock::now();
+        for _ in 0..BATCHES {
+            exchange(BATCH);
+        }
+        t0.elapsed().as_secs_f64()
+    };
+    with_router(Rules::Empty, |empty| {
+        with_router(Rules::Set, |set| {
+            // Warm both up first.
+            time(empty);
+            time(set);
+            let (mut ratios, mut rates_empty, mut rates_set) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..ROUNDS {
+                let (te, ts) = if round % 2 == 0 {
+                    let te = time(empty);
+                    (te, time(set))
+                } else {
+                    let ts = time(set);
+                    (time(empty), ts)
+                };
+                ratios.push(te / ts);
+                let per_sec = |t: f64| (BATCHES * BATCH) as f64 / t;
+                rates_empty.push(per_sec(te));
+                rates_set.push(per_sec(ts));
+            }
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            println!("forwarding, {ROUNDS} rounds of {BATCHES} batches of {BATCH} datagrams each, taking turns:");
+            println!("  a forward chain with no rules          {:>8.0} datagrams/s", median(&mut rates_empty));
+            println!("  one rule on a 1,000-element set        {:>8.0} datagrams/s", median(&mut rates_set));
+            println!("  set / no rules, median of the rounds   {:>8.3}x (goal: at least 0.9x)", median(&mut ratios));
+        });
+    });
+}
+
 /// `nf_forward callgrind-<Rules>` runs [`measured_forward`] once, for
 /// `valgrind --tool=callgrind --toggle-collect=*measured_forward*`;
-/// anything else runs criterion.
+/// `nf_forward side-by-side` runs [`side_by_side`]; anything else runs
+/// criterion.
 fn main() {
+    if std::env::args().any(|a| a == "side-by-side") {
+        // Two routers at once need more stack than the main thread's.
+        let t = std::thread::Builder::new().stack_size(64 << 20).spawn(side_by_side).expect("thread");
+        return t.join().expect("side by side");
+    }
     let arg = std::env::args().find_map(|a| a.strip_prefix("callgrind-").map(str::to_string));
     match arg.as_deref() {
         Some(mode) => {
