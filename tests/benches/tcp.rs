@@ -160,6 +160,7 @@ fn skbnet_bulk(link: LinkConfig, seed: u64, total: u64) -> Run {
 fn measured_skbnet_rr(p: &mut Pair<'_, '_>, c: SockId, s: SockId, count: u64) -> Run {
     let mut b = [0u8; 16];
     let (mut done, mut waiting_server) = (0u64, None::<bool>);
+    let frames0 = frames_both_ways(p.link);
     let (wall0, virt0) = (WallClock::now(), p.now);
     let ok = p.run(Duration::from_secs(3600), |w, _| {
         loop {
@@ -189,7 +190,8 @@ fn measured_skbnet_rr(p: &mut Pair<'_, '_>, c: SockId, s: SockId, count: u64) ->
         }
     });
     assert!(ok, "skbnet request/response stalled after {done}");
-    Run { units: done, wall: wall0.elapsed(), virt: p.now.saturating_duration_since(virt0), frames: 0 }
+    let frames = frames_both_ways(p.link) - frames0;
+    Run { units: done, wall: wall0.elapsed(), virt: p.now.saturating_duration_since(virt0), frames }
 }
 
 fn skbnet_rr(count: u64) -> Run {
@@ -262,11 +264,20 @@ fn smoltcp_bulk(link: LinkConfig, seed: u64, total: u64) -> Run {
     })
 }
 
+/// Frames sent on a link, both directions together.
+fn frames_both_ways<const N: usize, const F: usize, T: skbnet_nic_sim::link::Tap>(
+    l: &std::cell::RefCell<skbnet_nic_sim::link::Link<N, F, T>>,
+) -> u64 {
+    let l = l.borrow();
+    l.stats(Side::A).sent + l.stats(Side::B).sent
+}
+
 /// The same as [`measured_skbnet_rr`].
 #[inline(never)]
 fn measured_smoltcp_rr(d: &mut SmolDuo<'_>, c: SocketHandle, s: SocketHandle, count: u64) -> Run {
     let mut b = [0u8; 16];
     let (mut done, mut waiting_server) = (0u64, None::<bool>);
+    let frames0 = frames_both_ways(d.link);
     let (wall0, virt0) = (WallClock::now(), d.now);
     let ok = d.run(Duration::from_secs(3600), |a, bh, _| {
         loop {
@@ -296,7 +307,8 @@ fn measured_smoltcp_rr(d: &mut SmolDuo<'_>, c: SocketHandle, s: SocketHandle, co
         }
     });
     assert!(ok, "smoltcp request/response stalled after {done}");
-    Run { units: done, wall: wall0.elapsed(), virt: d.now.saturating_duration_since(virt0), frames: 0 }
+    let frames = frames_both_ways(d.link) - frames0;
+    Run { units: done, wall: wall0.elapsed(), virt: d.now.saturating_duration_since(virt0), frames }
 }
 
 fn smoltcp_rr(count: u64) -> Run {
@@ -375,7 +387,11 @@ fn rr() {
         "request/response, 1-byte messages, {RR_COUNT} transactions, perfect link, wall clock (median of {REPS}):"
     );
     for (name, r) in [("skbnet", ours), ("smoltcp", theirs)] {
-        println!("  {name:8} {:10.0} transactions/s", r.per_wall_sec());
+        println!(
+            "  {name:8} {:10.0} transactions/s  ({:.2} frames a transaction)",
+            r.per_wall_sec(),
+            r.frames as f64 / r.units as f64
+        );
     }
     println!("  ratio    {:.2}x", ours.per_wall_sec() / theirs.per_wall_sec());
 }
