@@ -238,7 +238,6 @@ struct End {
     closed: bool,
     connected: bool,
     next_read: Instant,
-    dbg_srtt: u64,
 }
 
 impl End {
@@ -255,22 +254,12 @@ impl End {
             closed: false,
             connected: false,
             next_read: Instant::ZERO,
-            dbg_srtt: 0,
         }
     }
 
     /// Send, read, shut down and close as far as the plan allows now.
     fn step(&mut self, w: &mut World<'_>, now: Instant, buf: &mut [u8], who: &str) {
         let Some(id) = self.id.filter(|_| !self.closed) else { return };
-        if std::env::var("SIMDBG").is_ok()
-            && let Ok(i) = w.tcp_info(id)
-        {
-            let us = i.srtt.as_micros() as u64;
-            if us > 2 * self.dbg_srtt + 1000 || us * 2 + 1000 < self.dbg_srtt {
-                eprintln!("DBG {} {who} srtt {:?} rto {:?} state {:?}", now.micros(), i.srtt, i.rto, i.state);
-            }
-            self.dbg_srtt = us;
-        }
         if !self.connected {
             // As an application does with a non-blocking connect: wait until
             // poll says writable (or reports the failure) before anything else.
@@ -322,10 +311,7 @@ impl End {
                 Err(e) => panic!("{who}: recvmsg: {e:?} after {} of {} bytes", self.got, self.expect.len()),
             }
         }
-        let drained = std::env::var_os("SIMDRAIN").is_none()
-            || w.tcp_info(id)
-                .is_ok_and(|i| i.in_flight == 0 && i.unsent == 0 || self.plan.finish == Finish::CloseAtEnd);
-        if self.eof && all_sent && drained && (self.shut || self.plan.finish == Finish::CloseAtEnd) {
+        if self.eof && all_sent && (self.shut || self.plan.finish == Finish::CloseAtEnd) {
             assert_eq!(self.got, self.expect.len(), "{who}: EOF before every byte arrived");
             w.close(id).unwrap_or_else(|e| panic!("{who}: close: {e:?}"));
             self.closed = true;
@@ -513,6 +499,9 @@ fn print_stats(p: &Pair<'_, '_>) {
         let s = p.w.stats(ns).expect("stats");
         let drops: Vec<_> = s.drops.iter().collect();
         eprintln!("{name} tcp {:?}\n{name} ext {:?}\n{name} drops {drops:?}", s.tcp, s.tcp_ext);
+        for i in p.w.ifaces(ns) {
+            eprintln!("{name} dev {i} {:?}", p.w.device_stats(i));
+        }
     }
     eprintln!("pool {:?}", p.w.pool_ref().stats());
 }

@@ -403,3 +403,43 @@ fn the_socket_table_shows_recv_q_and_send_q_as_ss_does() {
         assert_eq!(queues(t, TcpState::Established), (500, 2000));
     });
 }
+
+/// A pure ACK whose sequence number is the right edge of our window (the
+/// peer filled the window with data that never reached us, then
+/// acknowledged ours) still counts for its ACK: RFC 9293 §3.10.7.4 asks
+/// for "special allowance" for valid ACKs, and Linux's `tcp_sequence`
+/// takes a segment that starts at the edge. Refusing it lost the ACK and
+/// the data was retransmitted on a perfect link (`tcp_sim` seed 7757).
+#[test]
+fn a_pure_ack_at_the_right_edge_of_our_window_still_acknowledges() {
+    with_trace(TraceConfig::default(), |t| {
+        let mut f = t.passive_open(80, mss_only, 1);
+        t.w.sendmsg(f.sock, &[7u8; 1000], None).unwrap();
+        let sent = t.out();
+        assert_eq!(bytes(&sent), 1000);
+        // No window scaling (mss_only): the field is our window in bytes.
+        let wnd = u32::from(sent[0].window);
+        assert!(wnd > 0);
+        for o in &sent {
+            f.saw(o);
+            f.our_nxt = f.our_nxt.max(o.seq.wrapping_add(o.seg_len()));
+        }
+        // The peer's `wnd` bytes are lost; its ACK of our data sits at the edge.
+        let edge = f.peer_nxt.wrapping_add(wnd);
+        t.inject(&Pkt::ack(f.peer_port, f.our_port, edge, f.our_nxt).win(f.window));
+        assert_eq!(t.w.tcp_info(f.sock).unwrap().in_flight, 0, "the ACK counted");
+        t.advance(Duration::from_secs(2));
+        let later: Vec<Out> = t.out().into_iter().filter(|o| !o.payload.is_empty()).collect();
+        assert!(later.is_empty(), "nothing is retransmitted: {later:?}");
+        // One byte past the edge is still refused (and answered with an ACK
+        // that shows where we are), its ACK field ignored.
+        t.w.sendmsg(f.sock, &[8u8; 10], None).unwrap();
+        let more = t.out();
+        assert_eq!(bytes(&more), 10);
+        let beyond = Pkt::ack(f.peer_port, f.our_port, edge.wrapping_add(1), f.our_nxt.wrapping_add(10));
+        t.inject(&beyond.win(f.window));
+        let a = t.expect_one();
+        assert_eq!(a.ack, f.peer_nxt, "answered with where we are");
+        assert_eq!(t.w.tcp_info(f.sock).unwrap().in_flight, 10, "an unacceptable segment's ACK is not taken");
+    });
+}

@@ -425,8 +425,22 @@ impl<H: NfHooks> World<'_, H> {
             (_, 0) => false,
             _ => seg.seq.in_range(t.rcv_nxt, end) || (seg.seq + (len - 1)).in_range(t.rcv_nxt, end),
         };
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
+        //# If the RCV.WND is zero, no segments will be acceptable, but
+        //# special allowance should be made to accept valid ACKs, URGs, and
+        //# RSTs.
+        // Linux's tcp_sequence makes that allowance at the right edge of any
+        // window: a segment starting exactly there is taken for its ACK,
+        // window and timestamp, and its data (beyond the window) is dropped
+        // later with an ACK. It matters when the peer filled the window and
+        // then acknowledges our data with a pure ACK whose sequence number
+        // is the edge: refusing it loses the ACK, and we would retransmit
+        // what the peer already has. RST and SYN keep the strict test, and
+        // so does data into a closed window (a zero-window probe is
+        // answered without being taken, as before).
+        let at_edge = seg.seq == end && !seg.rst() && !seg.syn() && (len == 0 || wnd > 0);
         // Linux's tcp_sequence: the end reaches the announced left edge.
-        in_window || (seg.seq.lt(t.rcv_nxt) && (seg.seq + len).ge(t.rcv_wup))
+        in_window || at_edge || (seg.seq.lt(t.rcv_nxt) && (seg.seq + len).ge(t.rcv_wup))
     }
 
     /// A challenge ACK (RFC 5961 §7: rate limited per namespace).
