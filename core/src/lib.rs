@@ -1,6 +1,6 @@
 //! # skbnet
 //!
-//! A `no_std`, heap-free, `unsafe`-free TCP/IP stack built the way the Linux
+//! A `no_std`, heap-free TCP/IP stack in safe Rust, built the way the Linux
 //! networking stack is built. Read it top-down as a packet travels:
 //!
 //! - [`skb`]: sk_buffs in fixed memory pools, their queues and accounting:
@@ -16,7 +16,8 @@
 //!   report its changes.
 //! - [`time`]: time is an argument; the core never reads a clock.
 //!
-//! The crate is `#![no_std]`, uses no `alloc`, and forbids `unsafe`. Memory
+//! The crate is `#![no_std]`, uses no `alloc`, and is all safe Rust (the
+//! attribute below makes the compiler refuse anything else). Memory
 //! is fixed when the pools are built; nothing is allocated afterwards.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! sk_buffs in fixed memory pools: Linux's `struct sk_buff`, `skb_shared_info`
-//! and `struct sk_buff_head`, without a heap and without `unsafe`.
+//! and `struct sk_buff_head`, without a heap, in safe Rust.
 //!
 //! # Model
 //!
