@@ -8,6 +8,7 @@
 
 use core::net::SocketAddrV4;
 
+use super::chain::{self, Chained, NIL};
 use super::input::Segment;
 use super::isn::{check_cookie, cookie, isn, ts_offset};
 use super::output::Conn;
@@ -44,14 +45,18 @@ pub struct ReqSock {
     next: u16,
 }
 
-const NIL: u16 = u16::MAX;
+impl Chained for ReqSock {
+    fn key(&self) -> (NsId, SocketAddrV4, SocketAddrV4) {
+        (self.ns, self.local, self.remote)
+    }
 
-fn bucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usize {
-    let x = u64::from(u32::from(*remote.ip()))
-        ^ (u64::from(remote.port()) << 32)
-        ^ (u64::from(local.port()) << 48)
-        ^ (u64::from(ns.0) << 56);
-    (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
+    fn next(&self) -> u16 {
+        self.next
+    }
+
+    fn set_next(&mut self, next: u16) {
+        self.next = next;
+    }
 }
 
 /// The request table over caller-provided slots and buckets.
@@ -86,50 +91,22 @@ impl<'a> ReqTable<'a> {
 
     /// The entry for a 4-tuple.
     pub fn find(&self, ns: NsId, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+        chain::find(self.slots, self.buckets, ns, local, remote)
+    }
+
+    fn insert(&mut self, r: ReqSock) -> Option<usize> {
         if self.buckets.is_empty() {
             return None;
         }
-        let mut i = self.buckets[bucket(ns, local, remote, self.buckets.len())];
-        for _ in 0..self.slots.len() {
-            if i == NIL {
-                return None;
-            }
-            let r = self.slots.get(usize::from(i))?.as_ref()?;
-            if r.ns == ns && r.local == local && r.remote == remote {
-                return Some(usize::from(i));
-            }
-            i = r.next;
-        }
-        None
-    }
-
-    fn insert(&mut self, mut r: ReqSock) -> Option<usize> {
         let i = self.slots.iter().position(Option::is_none)?;
-        let b = bucket(r.ns, r.local, r.remote, self.buckets.len());
-        r.next = self.buckets[b];
-        self.slots[i] = Some(r);
-        self.buckets[b] = i as u16;
+        chain::link(self.slots, self.buckets, i, r);
         self.retime(None, Some(r.timer));
         Some(i)
     }
 
     fn remove(&mut self, i: usize) -> Option<ReqSock> {
-        let r = self.slots.get_mut(i)?.take()?;
+        let r = chain::unlink(self.slots, self.buckets, i)?;
         self.retime(Some(r.timer), None);
-        let b = bucket(r.ns, r.local, r.remote, self.buckets.len());
-        if usize::from(self.buckets[b]) == i {
-            self.buckets[b] = r.next;
-        } else {
-            let mut p = self.buckets[b];
-            for _ in 0..self.slots.len() {
-                let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { break };
-                if usize::from(prev.next) == i {
-                    prev.next = r.next;
-                    break;
-                }
-                p = prev.next;
-            }
-        }
         Some(r)
     }
 

@@ -23,6 +23,7 @@
 
 mod ack;
 mod api;
+mod chain;
 pub mod cong;
 pub mod input;
 pub mod isn;

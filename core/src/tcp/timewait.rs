@@ -8,6 +8,7 @@
 use core::net::SocketAddrV4;
 
 use super::TcpState;
+use super::chain::{self, Chained, NIL};
 use super::input::Segment;
 use super::output::Conn;
 use super::seq::Seq;
@@ -62,14 +63,18 @@ fn secs_up(t: Instant) -> u32 {
     t.micros().div_ceil(1_000_000).min(u64::from(u32::MAX)) as u32
 }
 
-const NIL: u16 = u16::MAX;
+impl Chained for TwSock {
+    fn key(&self) -> (NsId, SocketAddrV4, SocketAddrV4) {
+        (self.ns, self.local, self.remote)
+    }
 
-fn bucket(ns: NsId, local: SocketAddrV4, remote: SocketAddrV4, n: usize) -> usize {
-    let x = u64::from(u32::from(*remote.ip()))
-        ^ (u64::from(remote.port()) << 32)
-        ^ (u64::from(local.port()) << 48)
-        ^ (u64::from(ns.0) << 56);
-    (((x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * n as u64) >> 32) as usize
+    fn next(&self) -> u16 {
+        self.next
+    }
+
+    fn set_next(&mut self, next: u16) {
+        self.next = next;
+    }
 }
 
 /// The TIME-WAIT table over caller-provided slots and buckets.
@@ -146,9 +151,8 @@ impl<'a> TwTable<'a> {
                 i
             }
         };
-        let b = bucket(ns, local, remote, self.buckets.len());
         let expires_s = secs_up(expires);
-        self.slots[i] = Some(TwSock {
+        let entry = TwSock {
             local,
             remote,
             snd_nxt,
@@ -156,31 +160,17 @@ impl<'a> TwTable<'a> {
             ts_recent: ts_recent.unwrap_or(0),
             ts_offset,
             expires_s,
-            next: self.buckets[b],
+            next: NIL,
             ns,
             has_ts: ts_recent.is_some(),
-        });
-        self.buckets[b] = i as u16;
+        };
+        chain::link(self.slots, self.buckets, i, entry);
         self.retime(None, Some(Instant::from_secs(u64::from(expires_s))));
     }
 
     /// The entry for a 4-tuple.
     pub fn find(&self, ns: NsId, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mut i = self.buckets[bucket(ns, local, remote, self.buckets.len())];
-        for _ in 0..self.slots.len() {
-            if i == NIL {
-                return None;
-            }
-            let t = self.slots.get(usize::from(i))?.as_ref()?;
-            if t.ns == ns && t.local == local && t.remote == remote {
-                return Some(usize::from(i));
-            }
-            i = t.next;
-        }
-        None
+        chain::find(self.slots, self.buckets, ns, local, remote)
     }
 
     /// Entry `i`.
@@ -207,22 +197,7 @@ impl<'a> TwTable<'a> {
 
     /// Take entry `i` out of its slot and its hash chain.
     fn unlink(&mut self, i: usize) -> Option<TwSock> {
-        let t = self.slots.get_mut(i).and_then(Option::take)?;
-        let b = bucket(t.ns, t.local, t.remote, self.buckets.len());
-        if usize::from(self.buckets[b]) == i {
-            self.buckets[b] = t.next;
-            return Some(t);
-        }
-        let mut p = self.buckets[b];
-        for _ in 0..self.slots.len() {
-            let Some(prev) = self.slots.get_mut(usize::from(p)).and_then(Option::as_mut) else { break };
-            if usize::from(prev.next) == i {
-                prev.next = t.next;
-                break;
-            }
-            p = prev.next;
-        }
-        Some(t)
+        chain::unlink(self.slots, self.buckets, i)
     }
 
     /// Remove every entry that expired by `now`.
