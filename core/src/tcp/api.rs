@@ -610,9 +610,6 @@ impl<H: NfHooks> World<'_, H> {
     pub fn tcp_info(&self, id: SockId) -> Result<TcpInfo, Errno> {
         let t = self.tcb(id)?;
         let unread = self.tcp_unread(t);
-        // A closed connection's queues were purged: nothing is in flight
-        // or waiting, whatever the sequence numbers still say.
-        let open = t.state != TcpState::Closed;
         Ok(TcpInfo {
             state: t.state,
             mss: t.mss,
@@ -620,14 +617,14 @@ impl<H: NfHooks> World<'_, H> {
             ssthresh: t.cong.ssthresh(),
             srtt: Duration::from_micros(u64::from(t.srtt_us)),
             rto: t.rto_backed_off(),
-            in_flight: if open { t.bytes_in_flight() } else { 0 },
+            in_flight: t.bytes_in_flight(),
             snd_wnd: t.snd_wnd,
             rcv_wnd: t.rcv_wnd,
             sack: t.sack_ok,
             timestamps: t.ts_ok,
             wscale: (t.rcv_wscale, t.snd_wscale),
             unread,
-            unsent: if open { t.write_seq - t.snd_nxt.min(t.write_seq) } else { 0 },
+            unsent: t.write_seq - t.snd_nxt.min(t.write_seq),
         })
     }
 

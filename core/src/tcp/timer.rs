@@ -236,6 +236,10 @@ impl<H: NfHooks> World<'_, H> {
         t.state = TcpState::Closed;
         t.wq.purge(&mut self.pool);
         t.rtx.purge(&mut self.pool);
+        // The queues are gone, so nothing is in flight or waiting to be
+        // sent any more (Linux's tcp_write_queue_purge zeroes packets_out).
+        t.snd_una = t.snd_nxt;
+        t.write_seq = t.snd_nxt;
         t.ooo.purge(&mut self.pool);
         if t.orphan {
             t.rcvq.purge(&mut self.pool);
