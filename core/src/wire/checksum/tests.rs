@@ -54,6 +54,19 @@ fn every_length_up_to_300_matches_the_reference() {
     }
 }
 
+/// Every word all ones: the most carries each path (the short add-with-carry
+/// one below 256 bytes, the block one above) has to fold back in.
+#[test]
+fn all_ones_at_every_length_up_to_300() {
+    let data = [0xffu8; 300];
+    for n in 0..=data.len() {
+        assert_eq!(checksum(&data[..n]), reference(&data[..n]), "length {n}");
+        let mut split = InetSum::new();
+        split.add(&data[..n / 3]).add(&data[n / 3..n]);
+        assert_eq!(split.finish(), reference(&data[..n]), "length {n} split at {}", n / 3);
+    }
+}
+
 #[test]
 fn words_and_bytes_agree() {
     let mut a = InetSum::new();
