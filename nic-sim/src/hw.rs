@@ -21,7 +21,7 @@ use crate::desc::{
     DD, EOP, OWN, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO, TxDesc,
 };
 use crate::irq::{CAUSE_RX, CAUSE_TX};
-use crate::nic::{Coalesce, SimNic, usecs};
+use crate::nic::{Coalesce, NicConfig, SimNic, usecs};
 use crate::port::Port;
 
 /// Counters the device keeps in its own registers.
@@ -93,24 +93,20 @@ struct Lro {
     opened: Instant,
 }
 
-/// The device's internal state: registers beyond the ring pointers, its
-/// frame buffers, moderation timers and counters.
-pub struct HwState<const FRAME: usize> {
+/// The device's internal state: registers beyond the ring pointers,
+/// moderation timers, the LRO context and counters.
+pub struct HwState {
     masked: bool,
-    frame: [u8; FRAME],
-    seg: [u8; FRAME],
     rx_ev: Pending,
     tx_ev: Pending,
     lro: Option<Lro>,
     pub(crate) stats: HwStats,
 }
 
-impl<const FRAME: usize> HwState<FRAME> {
+impl HwState {
     pub(crate) fn new() -> Self {
         HwState {
             masked: false,
-            frame: [0; FRAME],
-            seg: [0; FRAME],
             rx_ev: Pending::default(),
             tx_ev: Pending::default(),
             lro: None,
@@ -134,6 +130,71 @@ impl<const FRAME: usize> HwState<FRAME> {
     }
 }
 
+/// The device's on-chip buffers. A port that lends its own buffers (a
+/// simulated link) is written and read in place; for one that does not (a
+/// TUN device) frames are staged here. A TSO packet's headers are kept in
+/// `frame` while its segments are built.
+pub struct HwBuffers<const FRAME: usize> {
+    pub(crate) frame: [u8; FRAME],
+    pub(crate) seg: [u8; FRAME],
+}
+
+impl<const FRAME: usize> HwBuffers<FRAME> {
+    pub(crate) fn new() -> Self {
+        HwBuffers { frame: [0; FRAME], seg: [0; FRAME] }
+    }
+}
+
+/// The DMA engine reading one transmit packet: its descriptors from
+/// `start` to `end`, addressed by byte offset into the packet. Reads in
+/// increasing order continue from the descriptor the last one ended in, as
+/// the engine walks its scatter list once per packet.
+struct TxDma {
+    start: u16,
+    end: u16,
+    /// The descriptor the walk is at, and the packet offset of its first byte.
+    desc: u16,
+    pos: usize,
+}
+
+impl TxDma {
+    fn new(start: u16, end: u16) -> TxDma {
+        TxDma { start, end, desc: start, pos: 0 }
+    }
+
+    /// Copy the packet's bytes from `offset` into `dst`. The descriptors
+    /// were checked ([`SimNic::dma_valid`]) and `dst` ends inside the
+    /// packet, so every read lands.
+    fn read_at<const TXN: usize>(&mut self, ring: &Ring<TxDesc, TXN>, pool: &SkbPool, offset: usize, dst: &mut [u8]) {
+        if offset < self.pos {
+            (self.desc, self.pos) = (self.start, 0);
+        }
+        let mut done = 0;
+        while done < dst.len() {
+            let d = ring.desc[usize::from(self.desc)];
+            let len = usize::from(d.len);
+            let at = offset + done;
+            if at >= self.pos + len {
+                if self.desc == self.end {
+                    return;
+                }
+                self.pos += len;
+                self.desc = Ring::<TxDesc, TXN>::next(self.desc);
+                continue;
+            }
+            let within = at - self.pos;
+            let n = (len - within).min(dst.len() - done);
+            if let Some(a) = d.addr {
+                let _ = pool.copy_to_slice(&a.skb, a.offset as usize + within, &mut dst[done..done + n]);
+            }
+            done += n;
+        }
+    }
+}
+
+/// Where a frame's L4 checksum goes: `(csum_start, csum_offset)`.
+type CsumAt = Option<(u16, u16)>;
+
 impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
     pub(crate) fn hw_run(&mut self, now: Instant, pool: &mut SkbPool) {
         self.tx_doorbell = None;
@@ -142,15 +203,16 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         self.hw_interrupts(now);
     }
 
-    fn hw_tx(&mut self, now: Instant, pool: &mut SkbPool) {
+    fn hw_tx(&mut self, now: Instant, pool: &SkbPool) {
         while self.tx.head != self.tx.tail {
             let start = self.tx.head;
             let Some((end, total)) = self.tx_packet_extent(start) else { return };
             let d = self.tx.desc[usize::from(start)];
             self.hw.stats.tx_packets += 1;
             let sent = d.flags & (OWN | SOP) == OWN | SOP
-                && self.gather(pool, start, end, total)
-                && self.tx_offload_and_send(now, &d, total);
+                && total <= FRAME
+                && self.dma_valid(pool, start, end)
+                && self.tx_offload_and_send(now, pool, &d, TxDma::new(start, end), total);
             if !sent {
                 self.hw.stats.tx_errors += 1;
             }
@@ -185,20 +247,16 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         }
     }
 
-    /// DMA every buffer of the packet into the frame buffer.
-    fn gather(&mut self, pool: &SkbPool, start: u16, end: u16, total: usize) -> bool {
-        if total > FRAME {
-            return false;
-        }
-        let (mut i, mut pos) = (start, 0usize);
+    /// True if every buffer of the packet is memory the device can read
+    /// (a bus error otherwise: the packet is not sent).
+    fn dma_valid(&self, pool: &SkbPool, start: u16, end: u16) -> bool {
+        let mut i = start;
         loop {
             let d = self.tx.desc[usize::from(i)];
-            let len = usize::from(d.len);
-            let Some(addr) = d.addr else { return false };
-            if pool.copy_to_slice(&addr.skb, addr.offset as usize, &mut self.hw.frame[pos..pos + len]).is_err() {
+            let Some(a) = d.addr else { return false };
+            if !pool.is_valid(&a.skb) || a.offset as usize + usize::from(d.len) > pool.len(&a.skb) {
                 return false;
             }
-            pos += len;
             if i == end {
                 return true;
             }
@@ -206,9 +264,10 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         }
     }
 
-    fn tx_offload_and_send(&mut self, now: Instant, d: &TxDesc, total: usize) -> bool {
-        let (port, frame) = (&mut self.port, &mut self.hw.frame[..total]);
-        if port.carries_offloads() && d.flags & TX_CSUM != 0 {
+    fn tx_offload_and_send(&mut self, now: Instant, pool: &SkbPool, d: &TxDesc, mut dma: TxDma, total: usize) -> bool {
+        if self.port.carries_offloads() && d.flags & TX_CSUM != 0 {
+            let frame = &mut self.bufs.frame[..total];
+            dma.read_at(&self.tx, pool, 0, frame);
             let mut vnet = VirtioNetHdr {
                 flags: VirtioNetHdr::F_NEEDS_CSUM,
                 csum_start: d.csum_start,
@@ -220,96 +279,180 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
                 vnet.gso_size = d.mss;
                 vnet.hdr_len = d.hdr_len;
             }
-            port.transmit(now, frame, &vnet);
+            self.port.transmit(now, frame, &vnet);
             self.hw.stats.tx_frames += 1;
             return true;
         }
         if d.flags & TX_TSO != 0 {
-            return self.tso_send(now, d, total);
+            return self.tso_send(now, pool, d, dma, total);
         }
-        if d.flags & TX_CSUM != 0 && !insert_checksum(frame, d.csum_start, d.csum_offset) {
+        let csum = (d.flags & TX_CSUM != 0).then_some((d.csum_start, d.csum_offset));
+        if csum.is_some_and(|(start, offset)| usize::from(start) + usize::from(offset) + 2 > total) {
             return false;
         }
-        port.transmit(now, frame, &VirtioNetHdr::default());
+        let SimNic { port, tx, bufs, .. } = self;
+        let build = |frame: &mut [u8], dma: &mut TxDma| {
+            dma.read_at(tx, pool, 0, frame);
+            finish_csum(frame, csum);
+        };
+        if !port.transmit_in_place(now, total, |frame| build(frame, &mut dma)) {
+            let frame = &mut bufs.frame[..total];
+            build(frame, &mut dma);
+            port.transmit(now, frame, &VirtioNetHdr::default());
+        }
         self.hw.stats.tx_frames += 1;
         true
     }
 
-    /// Segment the gathered super-packet into MSS-sized frames.
-    fn tso_send(&mut self, now: Instant, d: &TxDesc, total: usize) -> bool {
-        let l3 = if self.cfg.medium == Medium::Ethernet {
-            match EthernetFrame::new_checked(&self.hw.frame[..total]) {
+    /// Segment the super-packet into MSS-sized frames: its headers are read
+    /// once, each segment's payload is read from the packet's buffers
+    /// straight into the frame being sent.
+    fn tso_send(&mut self, now: Instant, pool: &SkbPool, d: &TxDesc, mut dma: TxDma, total: usize) -> bool {
+        let hdr_len = usize::from(d.hdr_len);
+        let mss = usize::from(d.mss);
+        if hdr_len > total || mss == 0 {
+            return false;
+        }
+        let SimNic { port, tx, bufs, hw, cfg, .. } = self;
+        let HwBuffers { frame, seg } = bufs;
+        let hdr = &mut frame[..hdr_len];
+        dma.read_at(tx, pool, 0, hdr);
+        let l3 = if cfg.medium == Medium::Ethernet {
+            match EthernetFrame::new_checked(&*hdr) {
                 Ok(eth) => eth.header_len(),
                 Err(_) => return false,
             }
         } else {
             0
         };
-        let layout =
-            TsoLayout { l3, l4: usize::from(d.csum_start), hdr_len: usize::from(d.hdr_len), mss: usize::from(d.mss) };
-        if layout.mss == 0 || layout.hdr_len > total || layout.l4 + 20 > layout.hdr_len || layout.l3 >= layout.l4 {
+        let layout = TsoLayout { l3, l4: usize::from(d.csum_start), hdr_len, mss };
+        let payload = total - hdr_len;
+        let csum = Some((d.csum_start, d.csum_offset));
+        let field_end = usize::from(d.csum_start) + usize::from(d.csum_offset) + 2;
+        if layout.l4 + 20 > hdr_len
+            || layout.l3 >= layout.l4
+            || field_end > hdr_len
+            || hdr_len + mss.min(payload) - l3 > 0xffff
+        {
             return false;
         }
-        let payload = total - layout.hdr_len;
-        let segs = payload.div_ceil(layout.mss).max(1);
+        // Every segment carries the same headers: check them once, on a
+        // header-only segment, so the segments below cannot fail part way.
+        seg[..hdr_len].copy_from_slice(hdr);
+        if fix_segment_headers(&mut seg[..hdr_len], &layout, 0, 0, false).is_err() {
+            return false;
+        }
+        let hdr = &*hdr;
+        let segs = payload.div_ceil(mss).max(1);
         for i in 0..segs {
-            let off = layout.hdr_len + i * layout.mss;
-            let len = layout.mss.min(payload - (i * layout.mss).min(payload));
-            let seg_len = layout.hdr_len + len;
-            let (frame, seg) = (&self.hw.frame, &mut self.hw.seg);
-            seg[..layout.hdr_len].copy_from_slice(&frame[..layout.hdr_len]);
-            seg[layout.hdr_len..seg_len].copy_from_slice(&frame[off..off + len]);
-            let seg = &mut seg[..seg_len];
-            if fix_segment_headers(seg, &layout, i as u16, len, i + 1 == segs).is_err()
-                || !insert_checksum(seg, d.csum_start, d.csum_offset)
-            {
-                return false;
+            let len = mss.min(payload - i * mss);
+            let last = i + 1 == segs;
+            let build = |frame: &mut [u8], dma: &mut TxDma| {
+                frame[..hdr_len].copy_from_slice(hdr);
+                dma.read_at(tx, pool, hdr_len + i * mss, &mut frame[hdr_len..]);
+                // Checked above on the same headers.
+                let _ = fix_segment_headers(frame, &layout, i as u16, len, last);
+                finish_csum(frame, csum);
+            };
+            if !port.transmit_in_place(now, hdr_len + len, |frame| build(frame, &mut dma)) {
+                let frame = &mut seg[..hdr_len + len];
+                build(frame, &mut dma);
+                port.transmit(now, frame, &VirtioNetHdr::default());
             }
-            self.port.transmit(now, seg, &VirtioNetHdr::default());
-            self.hw.stats.tx_frames += 1;
+            hw.stats.tx_frames += 1;
         }
         true
     }
 
     fn hw_rx(&mut self, now: Instant, pool: &mut SkbPool) {
+        let SimNic { port, cfg, rx, hw, bufs, .. } = self;
+        let mut eng = RxEngine { cfg, rx, hw };
         // A run takes at most what fits in the ring, then leaves the rest on
         // the port for the next run, as a real FIFO would fill and drop.
         for _ in 0..RXN * 4 {
-            let Some(f) = self.port.receive(now, &mut self.hw.frame) else { break };
-            self.hw.stats.rx_frames += 1;
-            let len = f.len.min(FRAME);
-            // A host that vouches for the checksum (DATA_VALID), or left it
-            // for the receiver to finish (NEEDS_CSUM), gives the device
-            // nothing to verify, as with virtio-net: verifying would only
-            // find the partial sum "bad".
-            let vouched = f.vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
-            let status = match (vouched, self.cfg.offloads.rx_csum) {
-                (true, _) => RX_L3_OK | RX_L4_OK,
-                (false, true) => self.rx_checksums(len),
-                (false, false) => 0,
+            let took = match port.receive_in_place(now, |frame, vnet| eng.frame::<FRAME>(now, pool, frame, vnet)) {
+                Ok(took) => took.is_some(),
+                Err(_) => match port.receive(now, &mut bufs.frame) {
+                    Some(f) => {
+                        eng.frame::<FRAME>(now, pool, &bufs.frame[..f.len.min(FRAME)], &f.vnet);
+                        true
+                    }
+                    None => false,
+                },
             };
-            if f.vnet.gso_type != VirtioNetHdr::GSO_NONE && f.vnet.gso_size != 0 {
-                self.lro_flush(now, pool);
-                let payload = len.saturating_sub(usize::from(f.vnet.hdr_len));
-                let segs = payload.div_ceil(usize::from(f.vnet.gso_size)) as u16;
-                self.rx_write(now, pool, len, status | RX_RSC, segs, f.vnet.gso_size);
-                continue;
+            if !took {
+                break;
             }
-            if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, len, status) {
-                continue;
-            }
-            self.rx_write(now, pool, len, status, 0, 0);
         }
-        let expired = self.hw.lro.is_some_and(|c| now >= c.opened + usecs(self.cfg.lro_usecs));
+        let expired = eng.hw.lro.is_some_and(|c| now >= c.opened + usecs(eng.cfg.lro_usecs));
         if expired {
-            self.lro_flush(now, pool);
+            eng.lro_flush(now, pool);
         }
     }
 
+    fn hw_interrupts(&mut self, now: Instant) {
+        if self.hw.masked {
+            return;
+        }
+        let c = self.cfg.coalesce;
+        let mut causes = 0;
+        if self.hw.rx_ev.due(now, c.rx_frames, c.rx_usecs) {
+            causes |= CAUSE_RX;
+            self.stats.rx_interrupts += 1;
+        }
+        if self.hw.tx_ev.due(now, c.tx_frames, c.tx_usecs) {
+            causes |= CAUSE_TX;
+            self.stats.tx_interrupts += 1;
+        }
+        if causes != 0 {
+            self.hw.masked = true;
+            self.hw.stats.interrupts += 1;
+            self.irq.raise(causes);
+        }
+    }
+}
+
+/// The receive half of the device at work on one run: its registers and
+/// the RX ring, taking frames wherever they are (in the port's buffer or
+/// staged on chip).
+struct RxEngine<'n, const RXN: usize> {
+    cfg: &'n NicConfig,
+    rx: &'n mut Ring<RxDesc, RXN>,
+    hw: &'n mut HwState,
+}
+
+impl<const RXN: usize> RxEngine<'_, RXN> {
+    /// Take one arrived frame (cut to the device's `FRAME` bytes).
+    fn frame<const FRAME: usize>(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], vnet: &VirtioNetHdr) {
+        let frame = &frame[..frame.len().min(FRAME)];
+        self.hw.stats.rx_frames += 1;
+        // A host that vouches for the checksum (DATA_VALID), or left it
+        // for the receiver to finish (NEEDS_CSUM), gives the device
+        // nothing to verify, as with virtio-net: verifying would only
+        // find the partial sum "bad".
+        let vouched = vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
+        let status = match (vouched, self.cfg.offloads.rx_csum) {
+            (true, _) => RX_L3_OK | RX_L4_OK,
+            (false, true) => self.rx_checksums(frame),
+            (false, false) => 0,
+        };
+        if vnet.gso_type != VirtioNetHdr::GSO_NONE && vnet.gso_size != 0 {
+            self.lro_flush(now, pool);
+            let payload = frame.len().saturating_sub(usize::from(vnet.hdr_len));
+            let segs = payload.div_ceil(usize::from(vnet.gso_size)) as u16;
+            self.rx_write(now, pool, frame, status | RX_RSC, segs, vnet.gso_size);
+            return;
+        }
+        if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, frame, status) {
+            return;
+        }
+        self.rx_write(now, pool, frame, status, 0, 0);
+    }
+
     /// Verify the IPv4 header checksum and the TCP/UDP checksum of the frame.
-    fn rx_checksums(&mut self, len: usize) -> u16 {
-        let Some(l3) = self.l3_offset(len) else { return 0 };
-        let Ok(ip) = Ipv4Packet::new_checked(&self.hw.frame[l3..len]) else { return 0 };
+    fn rx_checksums(&mut self, frame: &[u8]) -> u16 {
+        let Some(l3) = self.l3_offset(frame) else { return 0 };
+        let Ok(ip) = Ipv4Packet::new_checked(&frame[l3..]) else { return 0 };
         if !ip.verify_checksum() {
             return 0;
         }
@@ -333,43 +476,41 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         }
     }
 
-    /// Where the IPv4 header starts in the frame buffer, if it holds IPv4.
-    fn l3_offset(&self, len: usize) -> Option<usize> {
+    /// Where the IPv4 header starts in the frame, if it holds IPv4.
+    fn l3_offset(&self, frame: &[u8]) -> Option<usize> {
         match self.cfg.medium {
             Medium::Ip => Some(0),
             Medium::Ethernet => {
-                let eth = EthernetFrame::new_checked(&self.hw.frame[..len]).ok()?;
+                let eth = EthernetFrame::new_checked(frame).ok()?;
                 (eth.ethertype() == EtherType::IPV4).then(|| eth.header_len())
             }
         }
     }
 
-    /// DMA `len` bytes of the frame buffer into posted descriptors and write
-    /// status back. Drops and counts the frame when too few are posted.
-    fn rx_write(&mut self, now: Instant, pool: &mut SkbPool, len: usize, status: u16, segs: u16, mss: u16) {
-        let Some(descs) = self.rx_take(pool, 0, len) else { return };
-        let (first, last) = descs;
+    /// DMA the frame into posted descriptors and write status back. Drops
+    /// and counts the frame when too few are posted.
+    fn rx_write(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], status: u16, segs: u16, mss: u16) {
+        let Some((first, last)) = self.rx_take(pool, frame) else { return };
         self.rx_writeback(first, last, status, segs, mss);
         self.hw.rx_ev.add(now, 1);
     }
 
-    /// Copy frame bytes `[from, from+len)` into descriptors from the RX head
-    /// onward, leaving them unwritten-back. Returns the first and last used.
-    fn rx_take(&mut self, pool: &mut SkbPool, from: usize, len: usize) -> Option<(u16, u16)> {
+    /// Copy `bytes` into descriptors from the RX head onward, leaving them
+    /// unwritten-back. Returns the first and last used.
+    fn rx_take(&mut self, pool: &mut SkbPool, bytes: &[u8]) -> Option<(u16, u16)> {
         let first = self.rx.head;
         let (mut i, mut done, mut last) = (first, 0usize, first);
         let avail = Ring::<RxDesc, RXN>::distance(self.rx.head, self.rx.tail);
-        let need = self.descs_for(len, first)?;
+        let need = self.descs_for(bytes.len(), first)?;
         if need > avail {
             self.hw.stats.rx_missed += 1;
             return None;
         }
         for _ in 0..need {
             let d = &mut self.rx.desc[usize::from(i)];
-            let n = usize::from(d.buf_len).min(len - done);
+            let n = usize::from(d.buf_len).min(bytes.len() - done);
             if let Some(addr) = d.addr {
-                let bytes = &self.hw.frame[from + done..from + done + n];
-                if pool.write_at(&addr.skb, addr.offset as usize, bytes).is_err() {
+                if pool.write_at(&addr.skb, addr.offset as usize, &bytes[done..done + n]).is_err() {
                     d.flags |= RX_TRUNCATED;
                 }
             } else {
@@ -419,12 +560,12 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
 
     /// Merge the frame into the open LRO context, or open one. False when the
     /// frame is not LRO material (it is then written on its own).
-    fn lro_try(&mut self, now: Instant, pool: &mut SkbPool, len: usize, status: u16) -> bool {
-        let Some(l3) = self.l3_offset(len) else {
+    fn lro_try(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], status: u16) -> bool {
+        let Some(l3) = self.l3_offset(frame) else {
             self.lro_flush(now, pool);
             return false;
         };
-        let Some(seg) = TcpSeg::parse(&self.hw.frame[l3..len]) else {
+        let Some(seg) = TcpSeg::parse(&frame[l3..]) else {
             self.lro_flush(now, pool);
             return false;
         };
@@ -434,7 +575,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             if verdict != GroVerdict::Flush
                 && room
                 && ctx.segs < self.cfg.lro_max_segs
-                && self.lro_append(pool, l3, len, &seg)
+                && self.lro_append(pool, frame, l3, &seg)
             {
                 if verdict == GroVerdict::MergeThenFlush {
                     self.lro_flush(now, pool);
@@ -443,14 +584,22 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             }
             self.lro_flush(now, pool);
         }
-        self.lro_open(now, pool, l3, len, status, seg)
+        self.lro_open(now, pool, frame, l3, status, seg)
     }
 
-    fn lro_open(&mut self, now: Instant, pool: &mut SkbPool, l3: usize, len: usize, status: u16, seg: TcpSeg) -> bool {
+    fn lro_open(
+        &mut self,
+        now: Instant,
+        pool: &mut SkbPool,
+        frame: &[u8],
+        l3: usize,
+        status: u16,
+        seg: TcpSeg,
+    ) -> bool {
         if seg.payload_len == 0 || !seg.mergeable_alone() {
             return false;
         }
-        let Some((first, last)) = self.rx_take(pool, 0, len) else { return true };
+        let Some((first, last)) = self.rx_take(pool, frame) else { return true };
         let ctx = Lro {
             first,
             last,
@@ -472,16 +621,16 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         true
     }
 
-    /// DMA the payload of the segment in the frame buffer after the context's
-    /// last descriptor, and fix the merged packet's headers in its first buffer.
-    fn lro_append(&mut self, pool: &mut SkbPool, l3: usize, len: usize, seg: &TcpSeg) -> bool {
+    /// DMA the payload of the segment in `frame` after the context's last
+    /// descriptor, and fix the merged packet's headers in its first buffer.
+    fn lro_append(&mut self, pool: &mut SkbPool, frame: &[u8], l3: usize, seg: &TcpSeg) -> bool {
         let Some(mut ctx) = self.hw.lro else { return false };
         let payload_at = l3 + usize::from(seg.hdr_len);
         let payload = usize::from(seg.payload_len);
-        if Ring::<RxDesc, RXN>::next(ctx.last) != self.rx.head || payload_at + payload > len {
+        if Ring::<RxDesc, RXN>::next(ctx.last) != self.rx.head || payload_at + payload > frame.len() {
             return false;
         }
-        let Some((_, last)) = self.rx_take(pool, payload_at, payload) else { return false };
+        let Some((_, last)) = self.rx_take(pool, &frame[payload_at..payload_at + payload]) else { return false };
         ctx.last = last;
         ctx.segs += 1;
         ctx.next_seq = ctx.next_seq.wrapping_add(u32::from(seg.payload_len));
@@ -523,26 +672,12 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             let _ = pool.write_at(&addr.skb, at, &h[..hdr]);
         }
     }
+}
 
-    fn hw_interrupts(&mut self, now: Instant) {
-        if self.hw.masked {
-            return;
-        }
-        let c = self.cfg.coalesce;
-        let mut causes = 0;
-        if self.hw.rx_ev.due(now, c.rx_frames, c.rx_usecs) {
-            causes |= CAUSE_RX;
-            self.stats.rx_interrupts += 1;
-        }
-        if self.hw.tx_ev.due(now, c.tx_frames, c.tx_usecs) {
-            causes |= CAUSE_TX;
-            self.stats.tx_interrupts += 1;
-        }
-        if causes != 0 {
-            self.hw.masked = true;
-            self.hw.stats.interrupts += 1;
-            self.irq.raise(causes);
-        }
+/// Insert the L4 checksum, if the frame asks for one (its bounds were checked).
+fn finish_csum(frame: &mut [u8], at: CsumAt) {
+    if let Some((start, offset)) = at {
+        let _ = insert_checksum(frame, start, offset);
     }
 }
 

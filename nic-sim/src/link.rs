@@ -265,9 +265,18 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
 
     /// Put a frame on the wire at `now` from `from`.
     pub fn send(&mut self, now: Instant, from: Side, frame: &[u8]) -> SendOutcome {
+        self.send_with(now, from, frame.len(), |slot| slot.copy_from_slice(frame))
+    }
+
+    /// Put a frame of `len` bytes on the wire at `now` from `from`, written
+    /// by `fill` straight into the link's slot (as a NIC's DMA engine feeds
+    /// its PHY without a staging copy). `fill` is not called for a frame
+    /// the link drops (a giant, a full queue) or loses; a duplicated frame
+    /// is filled once and copied.
+    pub fn send_with(&mut self, now: Instant, from: Side, len: usize, fill: impl FnOnce(&mut [u8])) -> SendOutcome {
         let d = from.index();
         self.stats[d].sent += 1;
-        if frame.len() > self.cfg.max_frame || frame.len() > FRAME {
+        if len > self.cfg.max_frame || len > FRAME {
             self.stats[d].giants += 1;
             return SendOutcome::Giant;
         }
@@ -277,7 +286,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         }
         // Serialization: the frame starts when the previous one finished.
         let start_ns = (now.micros() * 1000).max(self.busy_until_ns[d]);
-        self.busy_until_ns[d] = start_ns + self.serialization_ns(d, frame.len());
+        self.busy_until_ns[d] = start_ns + self.serialization_ns(d, len);
         let mut due = Instant::from_micros(self.busy_until_ns[d].div_ceil(1000)) + self.cfg.delay;
         if self.rng.chance(self.faults.loss) {
             self.stats[d].lost += 1;
@@ -289,17 +298,27 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         }
         let copies = if self.rng.chance(self.faults.duplicate) { 2 } else { 1 };
         let corrupt = self.rng.chance(self.faults.corrupt);
-        let bit = self.rng.below(frame.len() as u64 * 8);
+        let bit = self.rng.below(len as u64 * 8);
+        let Some(first) = self.take_slot() else {
+            self.stats[d].queue_drops += 1;
+            return SendOutcome::QueueFull;
+        };
+        let s = &mut self.slots[usize::from(first)];
+        fill(&mut s.bytes[..len]);
+        s.len = len as u16;
         for copy in 0..copies {
-            let Some(slot) = self.take_slot() else {
-                self.stats[d].queue_drops += 1;
-                return if copy == 0 { SendOutcome::QueueFull } else { SendOutcome::Sent };
+            let slot = if copy == 0 {
+                first
+            } else {
+                let Some(slot) = self.take_slot() else {
+                    self.stats[d].queue_drops += 1;
+                    break;
+                };
+                self.copy_slot(first, slot, len);
+                slot
             };
-            let s = &mut self.slots[usize::from(slot)];
-            s.bytes[..frame.len()].copy_from_slice(frame);
-            s.len = frame.len() as u16;
-            if corrupt && !frame.is_empty() {
-                s.bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+            if corrupt && len > 0 {
+                self.slots[usize::from(slot)].bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
             }
             self.seq += 1;
             // The heap has SLOTS places and at most SLOTS slots exist, so it has room.
@@ -318,6 +337,17 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
     /// Returns its length, or `None` if nothing is due. A frame longer than
     /// `buf` is cut to fit (the receiver counts it as an error).
     pub fn recv(&mut self, now: Instant, to: Side, buf: &mut [u8]) -> Option<usize> {
+        self.recv_with(now, to, |frame| {
+            let n = frame.len().min(buf.len());
+            buf[..n].copy_from_slice(&frame[..n]);
+            n
+        })
+    }
+
+    /// Hand the next frame due at `to` by `now` to `take`, in place in the
+    /// link's slot (as a NIC's DMA engine reads its PHY's FIFO), and return
+    /// what `take` returns; `None` if nothing is due.
+    pub fn recv_with<R>(&mut self, now: Instant, to: Side, take: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let from = to.peer();
         let d = from.index();
         let next = *self.flight[d].peek()?;
@@ -327,13 +357,12 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         let _ = self.flight[d].pop();
         let s = &self.slots[usize::from(next.slot)];
         let len = usize::from(s.len);
-        let n = len.min(buf.len());
-        buf[..n].copy_from_slice(&s.bytes[..n]);
         self.tap.capture(next.due, from, &s.bytes[..len]);
+        let r = take(&s.bytes[..len]);
         self.stats[d].delivered += 1;
         self.stats[d].delivered_bytes += len as u64;
         self.put_slot(next.slot);
-        Some(n)
+        Some(r)
     }
 
     /// When the next frame towards `to` is due, if any.
@@ -359,6 +388,20 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         let bits_ns = len as u128 * 8 * 1_000_000_000 + self.busy_carry[d];
         self.busy_carry[d] = bits_ns % rate;
         (bits_ns / rate) as u64
+    }
+
+    /// Copy the first `len` bytes (and the length) of slot `from` into slot `to`.
+    fn copy_slot(&mut self, from: u16, to: u16, len: usize) {
+        let (from, to) = (usize::from(from), usize::from(to));
+        let (src, dst) = if from < to {
+            let (lo, hi) = self.slots.split_at_mut(to);
+            (&lo[from], &mut hi[0])
+        } else {
+            let (lo, hi) = self.slots.split_at_mut(from);
+            (&hi[0], &mut lo[to])
+        };
+        dst.bytes[..len].copy_from_slice(&src.bytes[..len]);
+        dst.len = src.len;
     }
 
     fn take_slot(&mut self) -> Option<u16> {

@@ -17,7 +17,7 @@ use skbnet::wire::MacAddr;
 
 use crate::bql::Dql;
 use crate::desc::{Ring, RxDesc, TxDesc};
-use crate::hw::HwState;
+use crate::hw::{HwBuffers, HwState};
 use crate::irq::IrqLine;
 use crate::port::Port;
 
@@ -103,7 +103,8 @@ pub struct SimNic<const TXN: usize, const RXN: usize, const FRAME: usize, P: Por
     pub(crate) port: P,
     pub(crate) tx: Ring<TxDesc, TXN>,
     pub(crate) rx: Ring<RxDesc, RXN>,
-    pub(crate) hw: HwState<FRAME>,
+    pub(crate) hw: HwState,
+    pub(crate) bufs: HwBuffers<FRAME>,
     pub(crate) tx_skbs: [Option<SkBuff>; TXN],
     pub(crate) rx_skbs: [Option<SkBuff>; RXN],
     pub(crate) tx_clean: u16,
@@ -128,6 +129,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             tx: Ring::new(),
             rx: Ring::new(),
             hw: HwState::new(),
+            bufs: HwBuffers::new(),
             tx_skbs: core::array::from_fn(|_| None),
             rx_skbs: core::array::from_fn(|_| None),
             tx_clean: 0,

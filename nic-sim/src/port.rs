@@ -28,6 +28,24 @@ pub trait Port {
     fn receive(&mut self, now: Instant, buf: &mut [u8]) -> Option<RxFrame>;
     /// When the next frame arrives, if one is on its way.
     fn next_arrival(&self) -> Option<Instant>;
+    /// Send a frame of `len` bytes (no offloads pending) that `fill` writes
+    /// in place, in the port's own buffer, as a NIC's DMA engine feeds its
+    /// PHY without a staging copy. Returns `false`, without calling `fill`,
+    /// if the port has no buffer to lend: the device then stages the frame
+    /// itself and calls [`Port::transmit`]. The default lends none.
+    fn transmit_in_place(&mut self, _now: Instant, _len: usize, _fill: impl FnOnce(&mut [u8])) -> bool {
+        false
+    }
+    /// Hand the next frame that has arrived by `now` to `take`, in place in
+    /// the port's buffer: `Ok(None)` when none has, `Err(take)` if the port
+    /// has no buffer to lend (use [`Port::receive`]). The default lends none.
+    fn receive_in_place<R, F: FnOnce(&[u8], &VirtioNetHdr) -> R>(
+        &mut self,
+        _now: Instant,
+        take: F,
+    ) -> Result<Option<R>, F> {
+        Err(take)
+    }
     /// True if the port takes GSO super-packets and partial checksums with a
     /// `virtio_net_hdr` (so the device need not segment or checksum).
     fn carries_offloads(&self) -> bool {
@@ -63,6 +81,19 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Port for LinkPort<'_, SLOTS
 
     fn next_arrival(&self) -> Option<Instant> {
         self.link.borrow().next_due(self.side)
+    }
+
+    fn transmit_in_place(&mut self, now: Instant, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
+        let _ = self.link.borrow_mut().send_with(now, self.side, len, fill);
+        true
+    }
+
+    fn receive_in_place<R, F: FnOnce(&[u8], &VirtioNetHdr) -> R>(
+        &mut self,
+        now: Instant,
+        take: F,
+    ) -> Result<Option<R>, F> {
+        Ok(self.link.borrow_mut().recv_with(now, self.side, |frame| take(frame, &VirtioNetHdr::default())))
     }
 }
 
