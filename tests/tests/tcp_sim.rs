@@ -457,11 +457,16 @@ fn check_end(p: &mut Pair<'_, '_>, sc: &Scenario, verbose: bool) {
     if sc.link.rate_bps == 0 && perfect(&la) && perfect(&lb) {
         for (name, s, peer) in [("a", &sa, &sb), ("b", &sb, &sa)] {
             let x = &peer.tcp_ext;
+            // A peer that dropped data for memory makes us retransmit; a
+            // retransmitted FIN that crosses the peer's last ACK reaches
+            // it in TIME-WAIT, which ACKs again, and that ACK finds us
+            // closed and is answered with a reset (as between two Linux
+            // hosts).
             if x.TCPRcvQDrop + x.TCPOFODrop + x.OfoPruned == 0 {
                 assert_eq!(s.tcp.RetransSegs, 0, "{name}: retransmitted on a perfect link");
                 assert_eq!(s.tcp_ext.TCPTimeouts, 0, "{name}: timeouts on a perfect link");
+                assert_eq!(s.tcp.OutRsts, 0, "{name}: reset on a perfect link");
             }
-            assert_eq!(s.tcp.OutRsts, 0, "{name}: reset on a perfect link");
             assert_eq!(s.tcp.InErrs, 0, "{name}: errors on a perfect link");
         }
     }

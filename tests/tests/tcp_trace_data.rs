@@ -66,6 +66,33 @@ fn the_first_flight_is_ten_segments_and_slow_start_grows_it() {
 }
 
 #[test]
+fn psh_marks_only_the_segment_that_ends_a_send_call() {
+    for offloads in [Features::ALL, Features::NONE] {
+        with_trace(TraceConfig { offloads, ..TraceConfig::default() }, |t| {
+            let mut f = t.passive_open(80, mss_only, 1);
+            // One call of 3.5 segments, then one of 1.5: RFC 9293 §3.9.1,
+            // PSH on the last segment made from each call's data only, so
+            // the receiver's GRO/LRO can merge the rest.
+            assert_eq!(t.w.sendmsg(f.sock, &[1u8; 3500], None), Ok(3500));
+            assert_eq!(t.w.sendmsg(f.sock, &[2u8; 1500], None), Ok(1500));
+            let segs = t.out();
+            assert_eq!(
+                segs.iter().map(|s| (s.payload.len(), s.psh)).collect::<Vec<_>>(),
+                [(1000, false), (1000, false), (1000, false), (500, true), (1000, false), (500, true)],
+                "{offloads:?}"
+            );
+            // A retransmission cut to one segment from the end of a call
+            // keeps PSH on the part that ends it, not on the part resent.
+            t.advance(Duration::from_millis(1100));
+            let rto = t.out();
+            assert_eq!((rto[0].seq, rto[0].payload.len(), rto[0].psh), (segs[0].seq, 1000, false), "{rto:?}");
+            ack_all(t, &mut f, &segs);
+            t.expect_none();
+        });
+    }
+}
+
+#[test]
 fn nagle_holds_a_small_segment_while_data_is_unacknowledged() {
     with_trace(TraceConfig::default(), |t| {
         let mut f = t.passive_open(80, mss_only, 1);

@@ -11,7 +11,7 @@ use core::time::Duration;
 use super::input::Segment;
 use super::output::{Conn, segs};
 use super::seq::Seq;
-use super::tcb::{CB_EVER_RETRANS, CB_FIN, CB_LOST, CB_RETRANS, CB_SACKED, CB_SYN, Recovery, Tcb, TcpCb};
+use super::tcb::{CB_EVER_RETRANS, CB_FIN, CB_LOST, CB_PSH, CB_RETRANS, CB_SACKED, CB_SYN, Recovery, Tcb, TcpCb};
 use super::{RTO_MAX, RTO_MIN};
 use crate::netfilter::NfHooks;
 use crate::netns::World;
@@ -265,7 +265,7 @@ impl<H: NfHooks> World<'_, H> {
         }
         let Ok(tail) = self.pool.split(&x, at as usize) else { return false };
         TcpCb { seq: cb.seq + at, ..cb }.store(&mut self.pool, &tail);
-        TcpCb { end_seq: cb.seq + at, ..cb }.store(&mut self.pool, &x);
+        TcpCb { end_seq: cb.seq + at, flags: cb.flags & !CB_PSH, ..cb }.store(&mut self.pool, &x);
         let _ = self.pool.header_release(&tail);
         if let Err((_, tail)) = t.rtx.insert_after(&mut self.pool, x, tail) {
             self.pool.free(tail);

@@ -11,7 +11,7 @@ use core::time::Duration;
 use super::cong::CongAlgo;
 use super::isn::{isn, ts_offset};
 use super::output::Conn;
-use super::tcb::{CB_FIN, Tcb, TcpCb, TcpInfo};
+use super::tcb::{CB_FIN, CB_PSH, Tcb, TcpCb, TcpInfo};
 use super::{GSO_MAX, HEADROOM, TcpState, WSCALE};
 use crate::netfilter::NfHooks;
 use crate::netns::{NsId, World};
@@ -345,6 +345,12 @@ impl<H: NfHooks> World<'_, H> {
         }
         if done == 0 {
             return Err(Errno::WouldBlock);
+        }
+        // `tcp_push`: what this call wrote ends on the tail, which carries PSH.
+        if let Some(tail) = t.wq.back(&self.pool) {
+            let mut cb = TcpCb::of(&self.pool, &tail);
+            cb.flags |= CB_PSH;
+            cb.store(&mut self.pool, &tail);
         }
         self.tcp_write_xmit(c, t, now);
         Ok(done)

@@ -5,7 +5,7 @@
 use core::net::SocketAddrV4;
 
 use super::seq::Seq;
-use super::tcb::{CB_EVER_RETRANS, CB_FIN, CB_LOST, CB_RETRANS, CB_SACKED, CB_SYN, Tcb, TcpCb};
+use super::tcb::{CB_EVER_RETRANS, CB_FIN, CB_LOST, CB_PSH, CB_RETRANS, CB_SACKED, CB_SYN, Tcb, TcpCb};
 use super::{GSO_MAX, HEADROOM, TcpState};
 use crate::ip::output::IpParams;
 use crate::netfilter::NfHooks;
@@ -286,7 +286,14 @@ impl<H: NfHooks> World<'_, H> {
             flags |= TcpFlags::FIN;
         }
         let data = self.pool.len(&clone) as u32;
-        if data > 0 {
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.9.1
+        //# A TCP implementation MAY implement PUSH flags on SEND calls. [...]
+        //# the data [...] is to be transmitted promptly [...] by setting the
+        //# PUSH flag on the last TCP segment created from the buffer.
+        // Only the segment that ends a send call carries PSH, as Linux
+        // marks it: a receiver's GRO and LRO close a merged packet at PSH,
+        // so PSH on every segment of a bulk stream would cut them short.
+        if data > 0 && cb.flags & CB_PSH != 0 {
             flags |= TcpFlags::PSH;
         }
         if rexmit && let Some(n) = self.netns_mut(c.ns) {
@@ -379,7 +386,7 @@ impl<H: NfHooks> World<'_, H> {
         }
         let Ok(tail) = self.pool.split(&r, at as usize) else { return false };
         TcpCb { seq: cb.seq + at, ..cb }.store(&mut self.pool, &tail);
-        TcpCb { end_seq: cb.seq + at, flags: cb.flags & !CB_FIN, ..cb }.store(&mut self.pool, &r);
+        TcpCb { end_seq: cb.seq + at, flags: cb.flags & !(CB_FIN | CB_PSH), ..cb }.store(&mut self.pool, &r);
         let _ = self.pool.header_release(&tail);
         if let Err((_, tail)) = t.rtx.insert_after(&mut self.pool, r, tail) {
             self.pool.free(tail);
@@ -530,7 +537,7 @@ impl<H: NfHooks> World<'_, H> {
         let cb = TcpCb::of(&self.pool, &r);
         let Ok(tail) = self.pool.split(&r, at as usize) else { return false };
         TcpCb { seq: cb.seq + at, ..cb }.store(&mut self.pool, &tail);
-        TcpCb { end_seq: cb.seq + at, flags: cb.flags & !CB_FIN, ..cb }.store(&mut self.pool, &r);
+        TcpCb { end_seq: cb.seq + at, flags: cb.flags & !(CB_FIN | CB_PSH), ..cb }.store(&mut self.pool, &r);
         let _ = self.pool.header_release(&tail);
         if let Err((_, tail)) = t.wq.insert_after(&mut self.pool, r, tail) {
             self.pool.free(tail);

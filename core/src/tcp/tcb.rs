@@ -15,6 +15,9 @@ use crate::time::Instant;
 pub const CB_FIN: u32 = 1;
 /// `cb` flag: the segment carries SYN.
 pub const CB_SYN: u32 = 2;
+/// `cb` flag: the segment ends what a send call wrote, so it goes out with
+/// PSH (`tcp_mark_push`); a split leaves it on the second part.
+pub const CB_PSH: u32 = 4;
 /// `cb` flag: the receiver SACKed it.
 pub const CB_SACKED: u32 = 1 << 8;
 /// `cb` flag: marked lost, to be retransmitted.
