@@ -12,13 +12,14 @@
 use skbnet::dev::Medium;
 use skbnet::dev::gro::{GroVerdict, TcpSeg, fix_merged_headers, merge_verdict};
 use skbnet::dev::gso::{TsoLayout, fix_segment_headers};
-use skbnet::skb::{SkbPool, VirtioNetHdr};
+use skbnet::skb::{Chunks, SkbPool, SkbRef, VirtioNetHdr};
 use skbnet::time::Instant;
 use skbnet::wire::checksum::InetSum;
 use skbnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 
 use crate::desc::{
-    DD, EOP, OWN, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO, TxDesc,
+    DD, DmaAddr, EOP, OWN, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO,
+    TxDesc,
 };
 use crate::irq::{CAUSE_RX, CAUSE_TX};
 use crate::nic::{Coalesce, NicConfig, SimNic, usecs};
@@ -148,26 +149,65 @@ impl<const FRAME: usize> HwBuffers<FRAME> {
 /// The DMA engine reading one transmit packet: its descriptors from
 /// `start` to `end`, addressed by byte offset into the packet. Reads in
 /// increasing order continue from the descriptor the last one ended in, as
-/// the engine walks its scatter list once per packet.
-struct TxDma {
+/// the engine walks its scatter list once per packet, and each
+/// descriptor's bus address is translated to pool memory once: the
+/// translation follows the buffer chain on from the previous descriptor
+/// when the next one continues the same packet (an address-translation
+/// cache), rather than walking the chain from its start again.
+struct TxDma<'p> {
     start: u16,
     end: u16,
     /// The descriptor the walk is at, and the packet offset of its first byte.
     desc: u16,
     pos: usize,
+    /// The current descriptor's bytes in pool memory, once translated
+    /// (`None` also when they do not lie in one buffer: then each read
+    /// goes through the pool).
+    bytes: Option<&'p [u8]>,
+    /// The chain walk the last translation left off at: the packet, the
+    /// offset of its next buffer, and the buffers from there on.
+    walk: Option<(SkbRef, usize, Chunks<'p>)>,
 }
 
-impl TxDma {
-    fn new(start: u16, end: u16) -> TxDma {
-        TxDma { start, end, desc: start, pos: 0 }
+impl<'p> TxDma<'p> {
+    fn new(start: u16, end: u16) -> TxDma<'p> {
+        TxDma { start, end, desc: start, pos: 0, bytes: None, walk: None }
+    }
+
+    /// Pool memory holding `len` bytes at `a`, if they lie in one buffer.
+    fn translate(&mut self, pool: &'p SkbPool, a: DmaAddr, len: usize) -> Option<&'p [u8]> {
+        let off = a.offset as usize;
+        if let Some((skb, next, chunks)) = &mut self.walk
+            && *skb == a.skb
+            && *next == off
+        {
+            let chunk = chunks.next()?;
+            *next += chunk.len();
+            return chunk.get(..len);
+        }
+        let (mut chunks, mut at) = (pool.chunks(&a.skb), 0usize);
+        while let Some(chunk) = chunks.next() {
+            if off < at + chunk.len() {
+                self.walk = Some((a.skb, at + chunk.len(), chunks));
+                return chunk.get(off - at..off - at + len);
+            }
+            at += chunk.len();
+        }
+        None
     }
 
     /// Copy the packet's bytes from `offset` into `dst`. The descriptors
     /// were checked ([`SimNic::dma_valid`]) and `dst` ends inside the
     /// packet, so every read lands.
-    fn read_at<const TXN: usize>(&mut self, ring: &Ring<TxDesc, TXN>, pool: &SkbPool, offset: usize, dst: &mut [u8]) {
+    fn read_at<const TXN: usize>(
+        &mut self,
+        ring: &Ring<TxDesc, TXN>,
+        pool: &'p SkbPool,
+        offset: usize,
+        dst: &mut [u8],
+    ) {
         if offset < self.pos {
-            (self.desc, self.pos) = (self.start, 0);
+            *self = TxDma::new(self.start, self.end);
         }
         let mut done = 0;
         while done < dst.len() {
@@ -180,12 +220,21 @@ impl TxDma {
                 }
                 self.pos += len;
                 self.desc = Ring::<TxDesc, TXN>::next(self.desc);
+                self.bytes = None;
                 continue;
+            }
+            let Some(a) = d.addr else { return };
+            if self.bytes.is_none() {
+                self.bytes = self.translate(pool, a, len);
             }
             let within = at - self.pos;
             let n = (len - within).min(dst.len() - done);
-            if let Some(a) = d.addr {
-                let _ = pool.copy_to_slice(&a.skb, a.offset as usize + within, &mut dst[done..done + n]);
+            let to = &mut dst[done..done + n];
+            match self.bytes {
+                Some(b) => to.copy_from_slice(&b[within..within + n]),
+                None => {
+                    let _ = pool.copy_to_slice(&a.skb, a.offset as usize + within, to);
+                }
             }
             done += n;
         }
@@ -264,7 +313,14 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         }
     }
 
-    fn tx_offload_and_send(&mut self, now: Instant, pool: &SkbPool, d: &TxDesc, mut dma: TxDma, total: usize) -> bool {
+    fn tx_offload_and_send<'p>(
+        &mut self,
+        now: Instant,
+        pool: &'p SkbPool,
+        d: &TxDesc,
+        mut dma: TxDma<'p>,
+        total: usize,
+    ) -> bool {
         if self.port.carries_offloads() && d.flags & TX_CSUM != 0 {
             let frame = &mut self.bufs.frame[..total];
             dma.read_at(&self.tx, pool, 0, frame);
@@ -291,7 +347,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             return false;
         }
         let SimNic { port, tx, bufs, .. } = self;
-        let build = |frame: &mut [u8], dma: &mut TxDma| {
+        let build = |frame: &mut [u8], dma: &mut TxDma<'p>| {
             dma.read_at(tx, pool, 0, frame);
             finish_csum(frame, csum);
         };
@@ -307,7 +363,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
     /// Segment the super-packet into MSS-sized frames: its headers are read
     /// once, each segment's payload is read from the packet's buffers
     /// straight into the frame being sent.
-    fn tso_send(&mut self, now: Instant, pool: &SkbPool, d: &TxDesc, mut dma: TxDma, total: usize) -> bool {
+    fn tso_send<'p>(&mut self, now: Instant, pool: &'p SkbPool, d: &TxDesc, mut dma: TxDma<'p>, total: usize) -> bool {
         let hdr_len = usize::from(d.hdr_len);
         let mss = usize::from(d.mss);
         if hdr_len > total || mss == 0 {
@@ -347,7 +403,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         for i in 0..segs {
             let len = mss.min(payload - i * mss);
             let last = i + 1 == segs;
-            let build = |frame: &mut [u8], dma: &mut TxDma| {
+            let build = |frame: &mut [u8], dma: &mut TxDma<'p>| {
                 frame[..hdr_len].copy_from_slice(hdr);
                 dma.read_at(tx, pool, hdr_len + i * mss, &mut frame[hdr_len..]);
                 // Checked above on the same headers.

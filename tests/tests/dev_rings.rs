@@ -8,6 +8,7 @@ use common::*;
 use skbnet::dev::{Features, NetDevice};
 use skbnet::skb::SkbPool;
 use skbnet::time::Instant;
+use skbnet_nic_sim::desc::DmaAddr;
 use skbnet_nic_sim::link::{LinkConfig, NoTap, Side};
 use skbnet_nic_sim::nic::{Coalesce, SimNic};
 use skbnet_nic_sim::port::LinkPort;
@@ -244,5 +245,51 @@ fn a_rung_doorbell_asks_for_a_run() {
     a.close(&mut pool);
     let mut buf = [0u8; 1514];
     assert!(link.borrow_mut().recv(Instant::from_micros(7), Side::B, &mut buf).is_some());
+    assert!(pool.stats().is_idle());
+}
+
+/// The device reads a packet through its descriptors, whatever buffers they
+/// cut it into: here the driver's first two descriptors (headers, then the
+/// first payload buffer) are rewritten as one descriptor spanning both
+/// buffers followed by an empty one. TSO must send the same frames as from
+/// the driver's own descriptors, each a valid TCP segment.
+#[test]
+fn tso_reads_a_descriptor_spanning_two_buffers_and_an_empty_one() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let payload = payload_of(20_000, 3);
+    let mut runs = Vec::new();
+    for rewrite in [false, true] {
+        let link = link(NoTap);
+        let mut a = nic(MAC_A, &link, Side::A, |_| {});
+        a.open(&mut pool).unwrap();
+        let skb = super_packet(&mut pool, &Seg::default(), &payload, 1448);
+        assert!(pool.chunk_count(&skb) > 3);
+        assert!(send(&mut pool, &mut a, skb).is_none());
+        if rewrite {
+            let (tx, _) = a.rings_mut();
+            let (d0, d1) = (tx.desc[0], tx.desc[1]);
+            tx.desc[0].len = d0.len + d1.len;
+            tx.desc[1].len = 0;
+            tx.desc[1].addr = d1.addr.map(|x| DmaAddr { offset: x.offset + u32::from(d1.len), ..x });
+        }
+        a.run_hardware(Instant::from_micros(1), &mut pool);
+        let mut frames = Vec::new();
+        let mut buf = [0u8; 1514];
+        while let Some(n) = link.borrow_mut().recv(Instant::from_micros(1), Side::B, &mut buf) {
+            frames.push(buf[..n].to_vec());
+        }
+        assert_eq!(a.hw_stats().tx_errors, 0);
+        a.reclaim_tx(&mut pool, Instant::from_micros(1));
+        a.close(&mut pool);
+        runs.push(frames);
+    }
+    assert_eq!(runs[0].len(), 20_000usize.div_ceil(1448));
+    let mut got = Vec::new();
+    for f in &runs[1] {
+        got.extend_from_slice(&parse_valid(f).payload);
+    }
+    assert_eq!(got, payload);
+    assert_eq!(runs[0], runs[1]);
     assert!(pool.stats().is_idle());
 }
