@@ -119,6 +119,11 @@ impl<D: Copy + Default, const N: usize> Ring<D, N> {
         if usize::from(i) + 1 == N { 0 } else { i + 1 }
     }
 
+    /// The index before `i`.
+    pub fn prev(i: u16) -> u16 {
+        if i == 0 { (N - 1) as u16 } else { i - 1 }
+    }
+
     /// Descriptors between `from` and `to` going forward.
     pub fn distance(from: u16, to: u16) -> usize {
         (usize::from(to) + N - usize::from(from)) % N

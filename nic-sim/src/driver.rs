@@ -180,35 +180,49 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
     }
 
     /// Build the packet from `rx_clean` to `end`, consuming the descriptors.
+    ///
+    /// The buffers are trimmed to what the device wrote front to back, then
+    /// chained back to front: each buffer takes the chain built so far as
+    /// its continuation, so every link is made at a single-buffer packet and
+    /// a packet of n buffers costs n steps, not the n²/2 of appending each
+    /// at the end of a growing chain.
     fn assemble(&mut self, pool: &mut SkbPool, end: u16, now: Instant) -> Option<SkBuff> {
-        let first = self.rx.desc[usize::from(self.rx_clean)];
-        let mut pkt: Option<SkBuff> = None;
+        let start = self.rx_clean;
+        let first = self.rx.desc[usize::from(start)];
         let mut ok = first.flags & RX_TRUNCATED == 0;
         loop {
             let i = usize::from(self.rx_clean);
             let d = self.rx.desc[i];
             self.rx.desc[i] = RxDesc::default();
-            if let Some(skb) = self.rx_skbs[i].take() {
-                ok &= pool.trim(&skb, usize::from(d.len)).is_ok();
-                pkt = match pkt {
-                    None => Some(skb),
-                    Some(p) => match pool.append_skb(&p, skb) {
-                        Ok(()) => Some(p),
-                        Err((_, b)) => {
-                            ok = false;
-                            pool.free(b);
-                            Some(p)
-                        }
-                    },
-                };
-            } else {
-                ok = false;
+            match &self.rx_skbs[i] {
+                Some(skb) => ok &= pool.trim(skb, usize::from(d.len)).is_ok(),
+                None => ok = false,
             }
             let done = self.rx_clean == end;
             self.rx_clean = Ring::<RxDesc, RXN>::next(self.rx_clean);
             if done {
                 break;
             }
+        }
+        let (mut i, mut pkt) = (end, None::<SkBuff>);
+        loop {
+            if let Some(skb) = self.rx_skbs[usize::from(i)].take() {
+                pkt = match pkt {
+                    None => Some(skb),
+                    Some(rest) => match pool.append_skb(&skb, rest) {
+                        Ok(()) => Some(skb),
+                        Err((_, rest)) => {
+                            ok = false;
+                            pool.free(rest);
+                            Some(skb)
+                        }
+                    },
+                };
+            }
+            if i == start {
+                break;
+            }
+            i = Ring::<RxDesc, RXN>::prev(i);
         }
         let skb = pkt?;
         if !ok {
