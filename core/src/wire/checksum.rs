@@ -271,8 +271,16 @@ fn sum_block(data: &[u8]) -> u64 {
     for w in words {
         s += u64::from(u32::from_ne_bytes(*w));
     }
+    s + sum_last3(tail)
+}
+
+/// The native-endian sum of the last (at most 3) bytes of a run: a 16-bit
+/// word and a final odd byte padded with a zero after it.
+#[inline]
+fn sum_last3(tail: &[u8]) -> u64 {
     let (pairs, last) = tail.as_chunks::<2>();
-    if let [p] = pairs {
+    let mut s = 0;
+    for p in pairs {
         s += u64::from(u16::from_ne_bytes(*p));
     }
     if let [b] = last {
@@ -300,13 +308,7 @@ fn sum_short(data: &[u8]) -> u64 {
     if let [h] = halves {
         acc += u128::from(u32::from_ne_bytes(*h));
     }
-    let (pairs, last) = tail.as_chunks::<2>();
-    if let [p] = pairs {
-        acc += u128::from(u16::from_ne_bytes(*p));
-    }
-    if let [b] = last {
-        acc += u128::from(u16::from_ne_bytes([*b, 0]));
-    }
+    acc += u128::from(sum_last3(tail));
     let (lo, carry) = (acc as u64).overflowing_add((acc >> 64) as u64);
     let s = lo + u64::from(carry);
     (s & 0xffff_ffff) + (s >> 32)
