@@ -1,10 +1,11 @@
 //! The device half of the simulated NIC: what the silicon does.
 //!
 //! On each run it fetches transmit descriptors from its head register up to
-//! the tail the driver wrote, gathers each packet's buffers by DMA, performs
+//! the tail the driver wrote, reads each packet's buffers by DMA, performs
 //! the offloads the descriptor asks for (checksum insertion, TCP
-//! segmentation), puts frames on its port and writes completion back. It
-//! takes arriving frames into posted receive buffers, verifies checksums,
+//! segmentation), puts frames on its port (built in place in the port's
+//! buffer when it lends one) and writes completion back. It takes arriving
+//! frames (in place, likewise) into posted receive buffers, verifies checksums,
 //! coalesces TCP segments of a flow (LRO), writes status back, and drops
 //! (and counts) what arrives when no buffer is posted. Interrupts fire under
 //! moderation and mask themselves until the driver's poll re-enables them.

@@ -3,8 +3,10 @@
 //! corruption. Everything is driven by the `now` it is given, so a seed
 //! replays the same faults on the same calls.
 //!
-//! Frames are copied in when sent and out when received, as a wire would;
-//! in flight they sit in `SLOTS` fixed slots of `FRAME` bytes each, shared by
+//! Frames are copied in when sent and out when received, as a wire would
+//! ([`Link::send`], [`Link::recv`]), or written and read in place in their
+//! slot by a NIC's DMA ([`Link::send_with`], [`Link::recv_with`]); in
+//! flight they sit in `SLOTS` fixed slots of `FRAME` bytes each, shared by
 //! both directions. A tap sees every frame as it is delivered (so drops are
 //! absent and corruption, duplicates and reordering are visible).
 
