@@ -292,5 +292,13 @@ impl<H: NfHooks> World<'_, H> {
 
 /// The earliest of a connection's timers.
 pub(crate) fn tcb_next(t: &Tcb) -> Option<Instant> {
-    [t.rto_at, t.delack_at, t.persist_at, t.idle_at, t.linger_at].into_iter().flatten().min()
+    // Runs on every put of a control block: a plain fold, not an iterator chain.
+    let mut next = t.rto_at;
+    for at in [t.delack_at, t.persist_at, t.idle_at, t.linger_at] {
+        next = match (next, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    next
 }
