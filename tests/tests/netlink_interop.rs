@@ -303,16 +303,7 @@ fn routes_both_ways() {
         assert_eq!(RouteMsg::parse(&p).unwrap().to_route().unwrap(), r);
     }
     // `ip route add default via 192.168.1.1` as netlink-packet-route writes it.
-    let mut x = RouteMessage::default();
-    x.header = RouteHeader {
-        address_family: AddressFamily::Inet,
-        table: u::RT_TABLE_MAIN,
-        protocol: RouteProtocol::Boot,
-        scope: RouteScope::Universe,
-        kind: RouteType::Unicast,
-        ..RouteHeader::default()
-    };
-    x.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(Ipv4Addr::new(192, 168, 1, 1)))];
+    let x = unicast_route(None, Ipv4Addr::new(192, 168, 1, 1));
     let (h, p) =
         parse_ours(&encode(NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, 4, RouteNetlinkMessage::NewRoute(x)));
     let got = RouteMsg::parse(&p).unwrap().to_route().unwrap();
@@ -472,20 +463,7 @@ fn a_world_answers_netlink_packet_route() {
     ];
     acked(&exchange(&mut w, &mut s, &encode(flags, 4, RouteNetlinkMessage::NewAddress(a))), 4);
     // ip route add 10.0.0.0/8 via 192.168.76.2
-    let mut r = RouteMessage::default();
-    r.header = RouteHeader {
-        address_family: AddressFamily::Inet,
-        destination_prefix_length: 8,
-        table: u::RT_TABLE_MAIN,
-        protocol: RouteProtocol::Boot,
-        scope: RouteScope::Universe,
-        kind: RouteType::Unicast,
-        ..RouteHeader::default()
-    };
-    r.attributes = vec![
-        RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(10, 0, 0, 0))),
-        RouteAttribute::Gateway(RouteAddress::Inet(Ipv4Addr::new(192, 168, 76, 2))),
-    ];
+    let r = unicast_route(Some((Ipv4Addr::new(10, 0, 0, 0), 8)), Ipv4Addr::new(192, 168, 76, 2));
     acked(&exchange(&mut w, &mut s, &encode(flags, 5, RouteNetlinkMessage::NewRoute(r.clone()))), 5);
 
     // Dumps, read back by netlink-packet-route: links, addresses, routes.
@@ -621,20 +599,7 @@ fn setlink_single_gets_and_notifications_with_netlink_packet_route() {
     a.attributes = vec![AddressAttribute::Local(IpAddr::V4(Ipv4Addr::new(192, 168, 76, 1)))];
     let create = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
     acked(&exchange(&mut w, &mut s, &encode(create, 5, RouteNetlinkMessage::NewAddress(a))), 5);
-    let mut r = RouteMessage::default();
-    r.header = RouteHeader {
-        address_family: AddressFamily::Inet,
-        destination_prefix_length: 8,
-        table: u::RT_TABLE_MAIN,
-        protocol: RouteProtocol::Boot,
-        scope: RouteScope::Universe,
-        kind: RouteType::Unicast,
-        ..RouteHeader::default()
-    };
-    r.attributes = vec![
-        RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(10, 0, 0, 0))),
-        RouteAttribute::Gateway(RouteAddress::Inet(Ipv4Addr::new(192, 168, 76, 2))),
-    ];
+    let r = unicast_route(Some((Ipv4Addr::new(10, 0, 0, 0), 8)), Ipv4Addr::new(192, 168, 76, 2));
     acked(&exchange(&mut w, &mut s, &encode(create, 6, RouteNetlinkMessage::NewRoute(r))), 6);
 
     // RTM_GETLINK of one link (no dump): one RTM_NEWLINK, decoded.
@@ -710,4 +675,23 @@ fn setlink_single_gets_and_notifications_with_netlink_packet_route() {
     assert_eq!(info.unwrap(), &vec![LinkInfo::Kind(InfoKind::Tun)]);
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
+}
+
+/// A unicast route in the main table as `ip route add` asks for it (boot
+/// protocol, universe scope): to `dst` (address and prefix length), or the
+/// default route without one, via `gw`.
+fn unicast_route(dst: Option<(Ipv4Addr, u8)>, gw: Ipv4Addr) -> RouteMessage {
+    let mut r = RouteMessage::default();
+    r.header = RouteHeader {
+        address_family: AddressFamily::Inet,
+        destination_prefix_length: dst.map_or(0, |(_, len)| len),
+        table: u::RT_TABLE_MAIN,
+        protocol: RouteProtocol::Boot,
+        scope: RouteScope::Universe,
+        kind: RouteType::Unicast,
+        ..RouteHeader::default()
+    };
+    r.attributes = dst.map(|(a, _)| RouteAttribute::Destination(RouteAddress::Inet(a))).into_iter().collect();
+    r.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+    r
 }
