@@ -15,7 +15,7 @@ use skbnet::dev::gro::{GroVerdict, TcpSeg, fix_merged_headers, merge_verdict};
 use skbnet::dev::gso::{TsoLayout, fix_segment_headers};
 use skbnet::skb::{Chunks, SkbPool, SkbRef, VirtioNetHdr};
 use skbnet::time::Instant;
-use skbnet::wire::checksum::InetSum;
+use skbnet::wire::checksum::pseudo_header_v4;
 use skbnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 
 use crate::desc::{
@@ -23,6 +23,7 @@ use crate::desc::{
     TxDesc,
 };
 use crate::irq::{CAUSE_RX, CAUSE_TX};
+use crate::link::{LinkFrame, PendingCsum};
 use crate::nic::{Coalesce, NicConfig, SimNic, usecs};
 use crate::port::Port;
 
@@ -242,9 +243,6 @@ impl<'p> TxDma<'p> {
     }
 }
 
-/// Where a frame's L4 checksum goes: `(csum_start, csum_offset)`.
-type CsumAt = Option<(u16, u16)>;
-
 impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
     pub(crate) fn hw_run(&mut self, now: Instant, pool: &mut SkbPool) {
         self.tx_doorbell = None;
@@ -343,18 +341,21 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         if d.flags & TX_TSO != 0 {
             return self.tso_send(now, pool, d, dma, total);
         }
-        let csum = (d.flags & TX_CSUM != 0).then_some((d.csum_start, d.csum_offset));
-        if csum.is_some_and(|(start, offset)| usize::from(start) + usize::from(offset) + 2 > total) {
+        let csum = (d.flags & TX_CSUM != 0).then_some(PendingCsum { start: d.csum_start, offset: d.csum_offset });
+        if csum.is_some_and(|c| !c.fits(total)) {
             return false;
         }
         let SimNic { port, tx, bufs, .. } = self;
-        let build = |frame: &mut [u8], dma: &mut TxDma<'p>| {
+        let sent = port.transmit_in_place(now, total, |frame| {
             dma.read_at(tx, pool, 0, frame);
-            finish_csum(frame, csum);
-        };
-        if !port.transmit_in_place(now, total, |frame| build(frame, &mut dma)) {
+            csum
+        });
+        if !sent {
             let frame = &mut bufs.frame[..total];
-            build(frame, &mut dma);
+            dma.read_at(tx, pool, 0, frame);
+            if let Some(c) = csum {
+                c.finish(frame);
+            }
             port.transmit(now, frame, &VirtioNetHdr::default());
         }
         self.hw.stats.tx_frames += 1;
@@ -384,7 +385,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         };
         let layout = TsoLayout { l3, l4: usize::from(d.csum_start), hdr_len, mss };
         let payload = total - hdr_len;
-        let csum = Some((d.csum_start, d.csum_offset));
+        let csum = PendingCsum { start: d.csum_start, offset: d.csum_offset };
         let field_end = usize::from(d.csum_start) + usize::from(d.csum_offset) + 2;
         if layout.l4 + 20 > hdr_len
             || layout.l3 >= layout.l4
@@ -409,11 +410,15 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
                 dma.read_at(tx, pool, hdr_len + i * mss, &mut frame[hdr_len..]);
                 // Checked above on the same headers.
                 let _ = fix_segment_headers(frame, &layout, i as u16, len, last);
-                finish_csum(frame, csum);
             };
-            if !port.transmit_in_place(now, hdr_len + len, |frame| build(frame, &mut dma)) {
+            let sent = port.transmit_in_place(now, hdr_len + len, |frame| {
+                build(frame, &mut dma);
+                Some(csum)
+            });
+            if !sent {
                 let frame = &mut seg[..hdr_len + len];
                 build(frame, &mut dma);
+                csum.finish(frame);
                 port.transmit(now, frame, &VirtioNetHdr::default());
             }
             hw.stats.tx_frames += 1;
@@ -431,7 +436,8 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
                 Ok(took) => took.is_some(),
                 Err(_) => match port.receive(now, &mut bufs.frame) {
                     Some(f) => {
-                        eng.frame::<FRAME>(now, pool, &bufs.frame[..f.len.min(FRAME)], &f.vnet);
+                        let frame = LinkFrame::finished(&mut bufs.frame[..f.len.min(FRAME)]);
+                        eng.frame::<FRAME>(now, pool, frame, &f.vnet);
                         true
                     }
                     None => false,
@@ -480,8 +486,24 @@ struct RxEngine<'n, const RXN: usize> {
 
 impl<const RXN: usize> RxEngine<'_, RXN> {
     /// Take one arrived frame (cut to the device's `FRAME` bytes).
-    fn frame<const FRAME: usize>(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], vnet: &VirtioNetHdr) {
-        let frame = &frame[..frame.len().min(FRAME)];
+    ///
+    /// A frame whose checksum the link still holds pending is finished
+    /// before any of its header bytes are written to host memory; a segment
+    /// LRO merges into an earlier one gives only its payload, so it is
+    /// verified from its headers ([`Self::pending_status`]) and never
+    /// summed.
+    fn frame<const FRAME: usize>(
+        &mut self,
+        now: Instant,
+        pool: &mut SkbPool,
+        mut frame: LinkFrame<'_>,
+        vnet: &VirtioNetHdr,
+    ) {
+        if frame.len() > FRAME {
+            // Cut what crossed the wire, not a frame still to be finished.
+            frame.finish();
+        }
+        let len = frame.len().min(FRAME);
         self.hw.stats.rx_frames += 1;
         // A host that vouches for the checksum (DATA_VALID), or left it
         // for the receiver to finish (NEEDS_CSUM), gives the device
@@ -490,20 +512,51 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         let vouched = vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
         let status = match (vouched, self.cfg.offloads.rx_csum) {
             (true, _) => RX_L3_OK | RX_L4_OK,
-            (false, true) => self.rx_checksums(frame),
+            (false, true) => match frame.pending().and_then(|c| self.pending_status(&frame.bytes()[..len], c)) {
+                Some(status) => status,
+                None => {
+                    frame.finish();
+                    self.rx_checksums(&frame.bytes()[..len])
+                }
+            },
             (false, false) => 0,
         };
         if vnet.gso_type != VirtioNetHdr::GSO_NONE && vnet.gso_size != 0 {
             self.lro_flush(now, pool);
+            frame.finish();
+            let frame = &frame.bytes()[..len];
             let payload = frame.len().saturating_sub(usize::from(vnet.hdr_len));
             let segs = payload.div_ceil(usize::from(vnet.gso_size)) as u16;
             self.rx_write(now, pool, frame, status | RX_RSC, segs, vnet.gso_size);
             return;
         }
-        if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, frame, status) {
+        if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, &mut frame, len, status) {
             return;
         }
-        self.rx_write(now, pool, frame, status, 0, 0);
+        frame.finish();
+        self.rx_write(now, pool, &frame.bytes()[..len], status, 0, 0);
+    }
+
+    /// The status [`Self::rx_checksums`] would give the frame once its
+    /// pending checksum `c` were finished, from its headers alone, for a TCP
+    /// segment whose checksum covers exactly its IP payload: it verifies
+    /// exactly when the seed in the field is the segment's pseudo-header
+    /// sum ([`LinkFrame::pending`]). `None` for any other frame, and for one
+    /// that would fail: finish it and verify it as it is.
+    fn pending_status(&self, frame: &[u8], c: PendingCsum) -> Option<u16> {
+        let l3 = self.l3_offset(frame)?;
+        let ip = Ipv4Packet::new_checked(&frame[l3..]).ok()?;
+        let covers_payload = usize::from(c.start) == l3 + ip.header_len()
+            && c.offset == 16
+            && l3 + usize::from(ip.total_len()) == frame.len();
+        if !covers_payload || ip.protocol() != IpProtocol::TCP || ip.is_fragment() || !ip.verify_checksum() {
+            return None;
+        }
+        let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+        let seed = pseudo_header_v4(ip.src(), ip.dst(), IpProtocol::TCP, ip.payload().len() as u16).fold();
+        // One's complement has two zeros: a field of 0 is the seed 0xffff.
+        let field = tcp.checksum();
+        (field == seed || (field == 0 && seed == 0xffff)).then_some(RX_L3_OK | RX_L4_OK)
     }
 
     /// Verify the IPv4 header checksum and the TCP/UDP checksum of the frame.
@@ -615,14 +668,22 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         }
     }
 
-    /// Merge the frame into the open LRO context, or open one. False when the
-    /// frame is not LRO material (it is then written on its own).
-    fn lro_try(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], status: u16) -> bool {
-        let Some(l3) = self.l3_offset(frame) else {
+    /// Merge the first `len` bytes of the frame into the open LRO context,
+    /// or open one. False when the frame is not LRO material (it is then
+    /// written on its own).
+    fn lro_try(
+        &mut self,
+        now: Instant,
+        pool: &mut SkbPool,
+        frame: &mut LinkFrame<'_>,
+        len: usize,
+        status: u16,
+    ) -> bool {
+        let Some(l3) = self.l3_offset(&frame.bytes()[..len]) else {
             self.lro_flush(now, pool);
             return false;
         };
-        let Some(seg) = TcpSeg::parse(&frame[l3..]) else {
+        let Some(seg) = TcpSeg::parse(&frame.bytes()[l3..len]) else {
             self.lro_flush(now, pool);
             return false;
         };
@@ -632,7 +693,7 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             if verdict != GroVerdict::Flush
                 && room
                 && ctx.segs < self.cfg.lro_max_segs
-                && self.lro_append(pool, frame, l3, &seg)
+                && self.lro_append(pool, &frame.bytes()[..len], l3, &seg)
             {
                 if verdict == GroVerdict::MergeThenFlush {
                     self.lro_flush(now, pool);
@@ -641,14 +702,18 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             }
             self.lro_flush(now, pool);
         }
-        self.lro_open(now, pool, frame, l3, status, seg)
+        self.lro_open(now, pool, frame, len, l3, status, seg)
     }
 
+    /// Open a context with the frame as its first segment: its headers
+    /// become the merged packet's, so its checksum is finished first.
+    #[allow(clippy::too_many_arguments)]
     fn lro_open(
         &mut self,
         now: Instant,
         pool: &mut SkbPool,
-        frame: &[u8],
+        frame: &mut LinkFrame<'_>,
+        len: usize,
         l3: usize,
         status: u16,
         seg: TcpSeg,
@@ -656,7 +721,8 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         if seg.payload_len == 0 || !seg.mergeable_alone() {
             return false;
         }
-        let Some((first, last)) = self.rx_take(pool, frame) else { return true };
+        frame.finish();
+        let Some((first, last)) = self.rx_take(pool, &frame.bytes()[..len]) else { return true };
         let ctx = Lro {
             first,
             last,
@@ -729,24 +795,4 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             let _ = pool.write_at(&addr.skb, at, &h[..hdr]);
         }
     }
-}
-
-/// Insert the L4 checksum, if the frame asks for one (its bounds were checked).
-fn finish_csum(frame: &mut [u8], at: CsumAt) {
-    if let Some((start, offset)) = at {
-        let _ = insert_checksum(frame, start, offset);
-    }
-}
-
-/// Finish a seeded L4 checksum in a contiguous frame: sum from `start` to the
-/// end (the field holds the pseudo-header sum) and store the complement.
-fn insert_checksum(frame: &mut [u8], start: u16, offset: u16) -> bool {
-    let (start, field) = (usize::from(start), usize::from(start) + usize::from(offset));
-    if field + 2 > frame.len() {
-        return false;
-    }
-    let mut sum = InetSum::new();
-    sum.add(&frame[start..]);
-    frame[field..field + 2].copy_from_slice(&sum.finish().to_be_bytes());
-    true
 }

@@ -9,11 +9,25 @@
 //! flight they sit in `SLOTS` fixed slots of `FRAME` bytes each, shared by
 //! both directions. A tap sees every frame as it is delivered (so drops are
 //! absent and corruption, duplicates and reordering are visible).
+//!
+//! A sending device may leave a frame's TCP/UDP checksum for the link to
+//! finish ([`PendingCsum`]): silicon computes it for free as the frame
+//! leaves, a simulation pays for it in CPU time. The link finishes it the
+//! moment anything could see the bytes: before a tap records the frame,
+//! before a bit is flipped in it, before [`Link::recv`] copies it out, and
+//! whenever the receiver asks ([`LinkFrame::finish`]). A receiving device
+//! that only needs to know whether the checksum would verify, and then
+//! keeps the frame's payload but not its TCP header (a segment LRO merges
+//! into an earlier one), can decide that from the headers alone: see
+//! [`LinkFrame::pending`]. Nothing observable differs from a link that
+//! carried every checksum finished.
 
 use core::time::Duration;
 
 use heapless::binary_heap::{BinaryHeap, Min};
 use skbnet::time::Instant;
+
+use skbnet::wire::checksum::InetSum;
 
 use crate::pcap::{ByteSink, Direction, PcapNgWriter};
 use crate::rng::{Chance, SimRng};
@@ -112,6 +126,12 @@ pub struct LinkStats {
 pub trait Tap {
     /// `frame` was delivered at `now`, sent from `from`.
     fn capture(&mut self, now: Instant, from: Side, frame: &[u8]);
+
+    /// Whether [`Tap::capture`] would record anything now. While it says
+    /// no, the link need not finish pending checksums for the tap's sake.
+    fn active(&self) -> bool {
+        true
+    }
 }
 
 /// No tap.
@@ -119,6 +139,87 @@ pub struct NoTap;
 
 impl Tap for NoTap {
     fn capture(&mut self, _now: Instant, _from: Side, _frame: &[u8]) {}
+
+    fn active(&self) -> bool {
+        false
+    }
+}
+
+/// A TCP or UDP checksum the sending device left unfinished in a frame, in
+/// the `CHECKSUM_PARTIAL` form: the one's-complement sum of the frame's
+/// bytes from `start` to its end belongs, complemented, in the 16-bit
+/// field at `start + offset`, which holds the folded pseudo-header sum
+/// until then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingCsum {
+    /// Where the summed bytes begin (the L4 header), from the frame's start.
+    pub start: u16,
+    /// Where the field lies, from `start`.
+    pub offset: u16,
+}
+
+impl PendingCsum {
+    /// True if the field lies inside a frame of `len` bytes.
+    pub fn fits(&self, len: usize) -> bool {
+        usize::from(self.start) + usize::from(self.offset) + 2 <= len
+    }
+
+    /// Finish the checksum in `frame`: sum from `start` to the end (the
+    /// field holding the seed) and store the complement. A field that does
+    /// not fit leaves the frame as it is.
+    pub fn finish(&self, frame: &mut [u8]) {
+        if !self.fits(frame.len()) {
+            return;
+        }
+        let field = usize::from(self.start) + usize::from(self.offset);
+        let value = InetSum::new().add(&frame[usize::from(self.start)..]).finish();
+        frame[field..field + 2].copy_from_slice(&value.to_be_bytes());
+    }
+}
+
+/// A frame handed to a receiver in its link slot, perhaps with its
+/// checksum still pending.
+pub struct LinkFrame<'a> {
+    bytes: &'a mut [u8],
+    csum: Option<PendingCsum>,
+}
+
+impl<'a> LinkFrame<'a> {
+    /// A frame whose bytes are all final (one copied off a TUN device, say).
+    pub fn finished(bytes: &'a mut [u8]) -> LinkFrame<'a> {
+        LinkFrame { bytes, csum: None }
+    }
+
+    /// The frame's length.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True for an empty frame.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The checksum still to be finished, if one is. Its field then holds
+    /// the seed, and the checksum would verify at the receiver exactly when
+    /// that seed is the frame's pseudo-header sum: the finished value is the
+    /// complement of the seed plus the rest of the bytes, so pseudo-header,
+    /// bytes and finished value sum to negative zero only then.
+    pub fn pending(&self) -> Option<PendingCsum> {
+        self.csum
+    }
+
+    /// The bytes as they are: with the seed in a pending checksum's field.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes
+    }
+
+    /// Finish a pending checksum, so [`Self::bytes`] are what crossed the wire.
+    pub fn finish(&mut self) {
+        if let Some(c) = self.csum.take() {
+            c.finish(self.bytes);
+        }
+    }
 }
 
 /// A tap that records a link as one interface of a shared pcapng writer:
@@ -168,6 +269,16 @@ struct Slot<const FRAME: usize> {
     bytes: [u8; FRAME],
     len: u16,
     next_free: u16,
+    csum: Option<PendingCsum>,
+}
+
+impl<const FRAME: usize> Slot<FRAME> {
+    /// Finish the frame's pending checksum, if it has one.
+    fn finish(&mut self) {
+        if let Some(c) = self.csum.take() {
+            c.finish(&mut self.bytes[..usize::from(self.len)]);
+        }
+    }
 }
 
 const NIL: u16 = u16::MAX;
@@ -218,6 +329,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             bytes: [0; FRAME],
             len: 0,
             next_free: if i + 1 < SLOTS { i as u16 + 1 } else { NIL },
+            csum: None,
         });
         Link {
             cfg,
@@ -267,15 +379,26 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
 
     /// Put a frame on the wire at `now` from `from`.
     pub fn send(&mut self, now: Instant, from: Side, frame: &[u8]) -> SendOutcome {
-        self.send_with(now, from, frame.len(), |slot| slot.copy_from_slice(frame))
+        self.send_with(now, from, frame.len(), |slot| {
+            slot.copy_from_slice(frame);
+            None
+        })
     }
 
     /// Put a frame of `len` bytes on the wire at `now` from `from`, written
     /// by `fill` straight into the link's slot (as a NIC's DMA engine feeds
-    /// its PHY without a staging copy). `fill` is not called for a frame
-    /// the link drops (a giant, a full queue) or loses; a duplicated frame
-    /// is filled once and copied.
-    pub fn send_with(&mut self, now: Instant, from: Side, len: usize, fill: impl FnOnce(&mut [u8])) -> SendOutcome {
+    /// its PHY without a staging copy). `fill` returns the checksum it left
+    /// for the link to finish, if any (a field that does not fit the frame
+    /// is ignored, as a device would leave it). `fill` is not called for a
+    /// frame the link drops (a giant, a full queue) or loses; a duplicated
+    /// frame is filled once and copied.
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        from: Side,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Option<PendingCsum>,
+    ) -> SendOutcome {
         let d = from.index();
         self.stats[d].sent += 1;
         if len > self.cfg.max_frame || len > FRAME {
@@ -306,8 +429,12 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             return SendOutcome::QueueFull;
         };
         let s = &mut self.slots[usize::from(first)];
-        fill(&mut s.bytes[..len]);
+        s.csum = fill(&mut s.bytes[..len]).filter(|c| c.fits(len));
         s.len = len as u16;
+        if corrupt {
+            // The bit flips in what crossed the wire: the finished frame.
+            s.finish();
+        }
         for copy in 0..copies {
             let slot = if copy == 0 {
                 first
@@ -339,17 +466,19 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
     /// Returns its length, or `None` if nothing is due. A frame longer than
     /// `buf` is cut to fit (the receiver counts it as an error).
     pub fn recv(&mut self, now: Instant, to: Side, buf: &mut [u8]) -> Option<usize> {
-        self.recv_with(now, to, |frame| {
+        self.recv_with(now, to, |mut frame| {
+            frame.finish();
             let n = frame.len().min(buf.len());
-            buf[..n].copy_from_slice(&frame[..n]);
+            buf[..n].copy_from_slice(&frame.bytes()[..n]);
             n
         })
     }
 
     /// Hand the next frame due at `to` by `now` to `take`, in place in the
     /// link's slot (as a NIC's DMA engine reads its PHY's FIFO), and return
-    /// what `take` returns; `None` if nothing is due.
-    pub fn recv_with<R>(&mut self, now: Instant, to: Side, take: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    /// what `take` returns; `None` if nothing is due. The frame's checksum
+    /// may still be pending (see [`LinkFrame`]).
+    pub fn recv_with<R>(&mut self, now: Instant, to: Side, take: impl FnOnce(LinkFrame<'_>) -> R) -> Option<R> {
         let from = to.peer();
         let d = from.index();
         let next = *self.flight[d].peek()?;
@@ -357,10 +486,14 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             return None;
         }
         let _ = self.flight[d].pop();
-        let s = &self.slots[usize::from(next.slot)];
+        let s = &mut self.slots[usize::from(next.slot)];
         let len = usize::from(s.len);
-        self.tap.capture(next.due, from, &s.bytes[..len]);
-        let r = take(&s.bytes[..len]);
+        if self.tap.active() {
+            s.finish();
+            self.tap.capture(next.due, from, &s.bytes[..len]);
+        }
+        let csum = s.csum.take();
+        let r = take(LinkFrame { bytes: &mut s.bytes[..len], csum });
         self.stats[d].delivered += 1;
         self.stats[d].delivered_bytes += len as u64;
         self.put_slot(next.slot);
@@ -404,6 +537,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         };
         dst.bytes[..len].copy_from_slice(&src.bytes[..len]);
         dst.len = src.len;
+        dst.csum = src.csum;
     }
 
     fn take_slot(&mut self) -> Option<u16> {

@@ -8,7 +8,7 @@ use core::cell::RefCell;
 use skbnet::skb::VirtioNetHdr;
 use skbnet::time::Instant;
 
-use crate::link::{Link, Side, Tap};
+use crate::link::{Link, LinkFrame, PendingCsum, Side, Tap};
 
 /// A frame taken from a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,18 +28,27 @@ pub trait Port {
     fn receive(&mut self, now: Instant, buf: &mut [u8]) -> Option<RxFrame>;
     /// When the next frame arrives, if one is on its way.
     fn next_arrival(&self) -> Option<Instant>;
-    /// Send a frame of `len` bytes (no offloads pending) that `fill` writes
-    /// in place, in the port's own buffer, as a NIC's DMA engine feeds its
-    /// PHY without a staging copy. Returns `false`, without calling `fill`,
-    /// if the port has no buffer to lend: the device then stages the frame
-    /// itself and calls [`Port::transmit`]. The default lends none.
-    fn transmit_in_place(&mut self, _now: Instant, _len: usize, _fill: impl FnOnce(&mut [u8])) -> bool {
+    /// Send a frame of `len` bytes that `fill` writes in place, in the
+    /// port's own buffer, as a NIC's DMA engine feeds its PHY without a
+    /// staging copy; `fill` returns the TCP/UDP checksum it left for the
+    /// port to finish, if any (a link finishes it when the bytes are first
+    /// looked at: see [`LinkFrame`]). Returns `false`, without calling
+    /// `fill`, if the port has no buffer to lend: the device then stages
+    /// the frame itself, finishes its checksum and calls
+    /// [`Port::transmit`]. The default lends none.
+    fn transmit_in_place(
+        &mut self,
+        _now: Instant,
+        _len: usize,
+        _fill: impl FnOnce(&mut [u8]) -> Option<PendingCsum>,
+    ) -> bool {
         false
     }
     /// Hand the next frame that has arrived by `now` to `take`, in place in
-    /// the port's buffer: `Ok(None)` when none has, `Err(take)` if the port
-    /// has no buffer to lend (use [`Port::receive`]). The default lends none.
-    fn receive_in_place<R, F: FnOnce(&[u8], &VirtioNetHdr) -> R>(
+    /// the port's buffer (its checksum perhaps still pending): `Ok(None)`
+    /// when none has, `Err(take)` if the port has no buffer to lend (use
+    /// [`Port::receive`]). The default lends none.
+    fn receive_in_place<R, F: FnOnce(LinkFrame<'_>, &VirtioNetHdr) -> R>(
         &mut self,
         _now: Instant,
         take: F,
@@ -83,12 +92,17 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Port for LinkPort<'_, SLOTS
         self.link.borrow().next_due(self.side)
     }
 
-    fn transmit_in_place(&mut self, now: Instant, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
+    fn transmit_in_place(
+        &mut self,
+        now: Instant,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Option<PendingCsum>,
+    ) -> bool {
         let _ = self.link.borrow_mut().send_with(now, self.side, len, fill);
         true
     }
 
-    fn receive_in_place<R, F: FnOnce(&[u8], &VirtioNetHdr) -> R>(
+    fn receive_in_place<R, F: FnOnce(LinkFrame<'_>, &VirtioNetHdr) -> R>(
         &mut self,
         now: Instant,
         take: F,

@@ -48,6 +48,10 @@ impl Tap for Capture {
             self.frames.push((now, from, frame.to_vec()));
         }
     }
+
+    fn active(&self) -> bool {
+        self.on
+    }
 }
 
 /// The link: 1024 frames in flight each way, Ethernet-sized.
