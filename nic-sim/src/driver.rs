@@ -266,11 +266,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         let Some(owner) = self.rx_owner else { return };
         let (headroom, len) = (usize::from(self.cfg.rx_headroom), usize::from(self.cfg.rx_buf_len));
         while Ring::<RxDesc, RXN>::next(self.rx.tail) != self.rx_clean {
-            let Ok(skb) = pool.alloc_with_headroom(owner, headroom) else { break };
-            if pool.put(&skb, len).is_err() {
-                pool.free(skb);
-                break;
-            }
+            let Ok(skb) = pool.alloc_sized(owner, headroom, len) else { break };
             let i = usize::from(self.rx.tail);
             self.rx.desc[i] = RxDesc {
                 addr: Some(DmaAddr { skb: skb.as_ref(), offset: 0 }),

@@ -41,7 +41,11 @@ impl SkbPool<'_> {
 
     /// Copy `dst.len()` bytes starting `offset` bytes into the packet.
     pub fn copy_to_slice(&self, skb: &impl SkbId, offset: usize, dst: &mut [u8]) -> Result<(), SkbError> {
-        self.slot(skb).ok_or(SkbError::BadHandle)?;
+        let first = self.slot(skb).ok_or(SkbError::BadHandle)?;
+        if let Some(bytes) = self.linear_range(first, offset, dst.len()) {
+            dst.copy_from_slice(bytes);
+            return Ok(());
+        }
         if offset.checked_add(dst.len()).is_none_or(|end| end > self.len(skb)) {
             return Err(SkbError::TooShort);
         }
@@ -130,6 +134,15 @@ impl SkbPool<'_> {
     /// un-sharing each chunk it touches.
     pub fn write_at(&mut self, skb: &impl SkbId, offset: usize, src: &[u8]) -> Result<(), SkbError> {
         let first = self.slot(skb).ok_or(SkbError::BadHandle)? as u16;
+        if self.linear_range(usize::from(first), offset, src.len()).is_some() {
+            // All in the linear part (a receive buffer, a header).
+            let h = &self.heads[usize::from(first)];
+            let at = usize::from(h.data) + offset;
+            self.make_writable_below(first, (at + src.len()) as u16)?;
+            let buf = self.heads[usize::from(first)].buf;
+            self.buf_bytes_mut(buf)[at..at + src.len()].copy_from_slice(src);
+            return Ok(());
+        }
         if offset.checked_add(src.len()).is_none_or(|end| end > self.len(skb)) {
             return Err(SkbError::TooShort);
         }
@@ -505,6 +518,16 @@ impl SkbPool<'_> {
     }
 
     /// The last chunk of the chain that starts at `first`.
+    /// The `len` bytes at `offset` of head `first`'s linear part, if they
+    /// lie inside it: the common case of the copies above, with no walk.
+    fn linear_range(&self, first: usize, offset: usize, len: usize) -> Option<&[u8]> {
+        let h = &self.heads[first];
+        let linear = usize::from(h.tail - h.data);
+        let end = offset.checked_add(len).filter(|&end| end <= linear)?;
+        let start = usize::from(h.buf) * self.buf_size() + usize::from(h.data);
+        self.data.get(start + offset..start + end)
+    }
+
     fn last_chunk(&self, first: u16) -> u16 {
         let mut c = first;
         while self.heads[usize::from(c)].frag != NIL {

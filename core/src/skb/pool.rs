@@ -160,13 +160,25 @@ impl<'a> SkbPool<'a> {
 
     /// Allocate an empty packet with `headroom` bytes reserved for headers.
     pub fn alloc_with_headroom(&mut self, owner: OwnerId, headroom: usize) -> Result<SkBuff, SkbError> {
+        self.alloc_sized(owner, headroom, 0)
+    }
+
+    /// Allocate a linear packet of `len` bytes after `headroom`, as
+    /// [`Self::alloc_with_headroom`] then [`Self::put`] would, without
+    /// writing them: a receive buffer for a device to fill (its bytes are
+    /// whatever the buffer last held). Fails with [`SkbError::NoHeadroom`]
+    /// or [`SkbError::NoTailroom`] when they do not fit one buffer.
+    pub fn alloc_sized(&mut self, owner: OwnerId, headroom: usize, len: usize) -> Result<SkBuff, SkbError> {
         if headroom > self.buf_size() {
             return Err(SkbError::NoHeadroom);
+        }
+        if len > self.buf_size() - headroom {
+            return Err(SkbError::NoTailroom);
         }
         let skb = self.alloc(owner)?;
         let h = &mut self.heads[usize::from(skb.idx)];
         h.data = headroom as u16;
-        h.tail = headroom as u16;
+        h.tail = (headroom + len) as u16;
         Ok(skb)
     }
 

@@ -54,6 +54,28 @@ fn heads_run_out_before_buffers_with_clones() {
 }
 
 #[test]
+fn alloc_sized_is_alloc_with_headroom_then_put() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let a = pool.alloc_sized(OwnerId::SYSTEM, 16, 100).unwrap();
+    let b = pool.alloc_with_headroom(OwnerId::SYSTEM, 16).unwrap();
+    pool.put(&b, 100).unwrap();
+    for skb in [&a, &b] {
+        assert_eq!((pool.headroom(skb), pool.len(skb), pool.tailroom(skb)), (16, 100, 12));
+        assert_eq!(pool.truesize(skb), 128);
+    }
+    assert_eq!(pool.alloc_sized(OwnerId::SYSTEM, 129, 0), Err(SkbError::NoHeadroom));
+    assert_eq!(pool.alloc_sized(OwnerId::SYSTEM, 16, 113), Err(SkbError::NoTailroom));
+    assert_eq!(pool.stats().bufs_in_use, 2, "a refused allocation takes nothing");
+    let full = pool.alloc_sized(OwnerId::SYSTEM, 0, 128).unwrap();
+    assert_eq!(pool.tailroom(&full), 0);
+    for skb in [a, b, full] {
+        pool.free(skb);
+    }
+    assert!(pool.stats().is_idle());
+}
+
+#[test]
 fn reserve_edges() {
     let mut st = storage();
     let mut pool = SkbPool::new(&mut st);
