@@ -12,7 +12,7 @@
 
 use skbnet::dev::Medium;
 use skbnet::dev::gro::{GroVerdict, TcpSeg, fix_merged_headers, merge_verdict};
-use skbnet::dev::gso::{TsoLayout, fix_segment_headers};
+use skbnet::dev::gso::{SegmentHeaders, TsoLayout};
 use skbnet::skb::{Chunks, SkbPool, SkbRef, VirtioNetHdr};
 use skbnet::time::Instant;
 use skbnet::wire::checksum::pseudo_header_v4;
@@ -150,22 +150,26 @@ impl<const FRAME: usize> HwBuffers<FRAME> {
 
 /// The DMA engine reading one transmit packet: its descriptors from
 /// `start` to `end`, addressed by byte offset into the packet. Reads in
-/// increasing order continue from the descriptor the last one ended in, as
-/// the engine walks its scatter list once per packet, and each
-/// descriptor's bus address is translated to pool memory once: the
-/// translation follows the buffer chain on from the previous descriptor
-/// when the next one continues the same packet (an address-translation
-/// cache), rather than walking the chain from its start again.
+/// increasing order (a TSO packet's segments; a segment the link loses is
+/// skipped) go on from where the last one stopped, as the engine walks its
+/// scatter list once per packet. Each descriptor's bus address is
+/// translated to pool memory once, and the translation follows the buffer
+/// chain on from the previous descriptor when the next one continues the
+/// same packet (an address-translation cache), rather than walking the
+/// chain from its start again.
 struct TxDma<'p> {
     start: u16,
     end: u16,
-    /// The descriptor the walk is at, and the packet offset of its first byte.
-    desc: u16,
+    /// The descriptor to load next, `None` past the last.
+    next: Option<u16>,
+    /// The packet offset of the next unread byte.
     pos: usize,
-    /// The current descriptor's bytes in pool memory, once translated
-    /// (`None` also when they do not lie in one buffer: then each read
-    /// goes through the pool).
-    bytes: Option<&'p [u8]>,
+    /// The current descriptor's unread bytes, translated.
+    rest: &'p [u8],
+    /// The current descriptor's unread bytes when they do not lie in one
+    /// buffer: where they start and how many are left, read through the
+    /// pool.
+    spill: Option<(DmaAddr, usize)>,
     /// The chain walk the last translation left off at: the packet, the
     /// offset of its next buffer, and the buffers from there on.
     walk: Option<(SkbRef, usize, Chunks<'p>)>,
@@ -173,7 +177,7 @@ struct TxDma<'p> {
 
 impl<'p> TxDma<'p> {
     fn new(start: u16, end: u16) -> TxDma<'p> {
-        TxDma { start, end, desc: start, pos: 0, bytes: None, walk: None }
+        TxDma { start, end, next: Some(start), pos: 0, rest: &[], spill: None, walk: None }
     }
 
     /// Pool memory holding `len` bytes at `a`, if they lie in one buffer.
@@ -211,35 +215,63 @@ impl<'p> TxDma<'p> {
         if offset < self.pos {
             *self = TxDma::new(self.start, self.end);
         }
-        let mut done = 0;
-        while done < dst.len() {
-            let d = ring.desc[usize::from(self.desc)];
-            let len = usize::from(d.len);
-            let at = offset + done;
-            if at >= self.pos + len {
-                if self.desc == self.end {
-                    return;
-                }
-                self.pos += len;
-                self.desc = Ring::<TxDesc, TXN>::next(self.desc);
-                self.bytes = None;
-                continue;
-            }
-            let Some(a) = d.addr else { return };
-            if self.bytes.is_none() {
-                self.bytes = self.translate(pool, a, len);
-            }
-            let within = at - self.pos;
-            let n = (len - within).min(dst.len() - done);
-            let to = &mut dst[done..done + n];
-            match self.bytes {
-                Some(b) => to.copy_from_slice(&b[within..within + n]),
-                None => {
-                    let _ = pool.copy_to_slice(&a.skb, a.offset as usize + within, to);
-                }
-            }
-            done += n;
+        let skip = offset - self.pos;
+        if skip > 0 && self.walk_over(ring, pool, skip, None) < skip {
+            return;
         }
+        self.walk_over(ring, pool, dst.len(), Some(dst));
+    }
+
+    /// Go over the next `len` bytes, copying them into `dst` if given;
+    /// returns how many there were.
+    fn walk_over<const TXN: usize>(
+        &mut self,
+        ring: &Ring<TxDesc, TXN>,
+        pool: &'p SkbPool,
+        len: usize,
+        mut dst: Option<&mut [u8]>,
+    ) -> usize {
+        let mut done = 0;
+        while done < len {
+            let want = len - done;
+            if !self.rest.is_empty() {
+                let n = self.rest.len().min(want);
+                let (now, later) = self.rest.split_at(n);
+                if let Some(d) = dst.as_deref_mut() {
+                    d[done..done + n].copy_from_slice(now);
+                }
+                self.rest = later;
+                done += n;
+            } else if let Some((a, left)) = &mut self.spill
+                && *left > 0
+            {
+                let n = (*left).min(want);
+                if let Some(d) = dst.as_deref_mut() {
+                    let _ = pool.copy_to_slice(&a.skb, a.offset as usize, &mut d[done..done + n]);
+                }
+                a.offset += n as u32;
+                *left -= n;
+                done += n;
+            } else if !self.load(ring, pool) {
+                break;
+            }
+        }
+        self.pos += done;
+        done
+    }
+
+    /// Move on to the next descriptor; false past the last.
+    fn load<const TXN: usize>(&mut self, ring: &Ring<TxDesc, TXN>, pool: &'p SkbPool) -> bool {
+        let Some(i) = self.next else { return false };
+        self.next = (i != self.end).then(|| Ring::<TxDesc, TXN>::next(i));
+        let d = &ring.desc[usize::from(i)];
+        let Some(a) = d.addr else { return false };
+        let len = usize::from(d.len);
+        match self.translate(pool, a, len) {
+            Some(bytes) => (self.rest, self.spill) = (bytes, None),
+            None => (self.rest, self.spill) = (&[], Some((a, len))),
+        }
+        true
     }
 }
 
@@ -394,12 +426,9 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         {
             return false;
         }
-        // Every segment carries the same headers: check them once, on a
-        // header-only segment, so the segments below cannot fail part way.
-        seg[..hdr_len].copy_from_slice(hdr);
-        if fix_segment_headers(&mut seg[..hdr_len], &layout, 0, 0, false).is_err() {
-            return false;
-        }
+        // Every segment carries the same headers: check them once, so the
+        // segments below cannot fail part way.
+        let Ok(headers) = SegmentHeaders::new(hdr, &layout) else { return false };
         let hdr = &*hdr;
         let segs = payload.div_ceil(mss).max(1);
         for i in 0..segs {
@@ -409,7 +438,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
                 frame[..hdr_len].copy_from_slice(hdr);
                 dma.read_at(tx, pool, hdr_len + i * mss, &mut frame[hdr_len..]);
                 // Checked above on the same headers.
-                let _ = fix_segment_headers(frame, &layout, i as u16, len, last);
+                let _ = headers.fix(frame, i as u16, len, last);
             };
             let sent = port.transmit_in_place(now, hdr_len + len, |frame| {
                 build(frame, &mut dma);

@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::cell::RefCell;
-
 use common::*;
 use etherparse::{Ipv4Header, UdpHeader};
 use skbnet::dev::{Features, NetDevice};
@@ -67,7 +65,7 @@ fn run(s: &Scenario, tap_on: bool) -> (Delivered, Vec<Vec<u8>>) {
 fn run_here(s: &Scenario, tap_on: bool) -> (Delivered, Vec<Vec<u8>>) {
     let mut st = storage();
     let mut pool = st.pool();
-    let link = Box::new(RefCell::new(TestLink::new(s.link, 7, Switch { on: tap_on, frames: Vec::new() })));
+    let link = link_with(s.link, 7, Switch { on: tap_on, frames: Vec::new() });
     let mut a = nic(MAC_A, &link, Side::A, |_| {});
     let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = s.rx);
     a.open(&mut pool).unwrap();

@@ -100,6 +100,39 @@ fn software_gso(f: Features) -> Vec<Vec<u8>> {
 }
 
 #[test]
+fn hardware_tso_segments_after_lost_ones_carry_their_own_payload() {
+    // The device reads each segment's payload after the last one's; a
+    // segment the link loses is never written, and the next must still
+    // start at its own offset.
+    let mut st = storage();
+    let mut pool = st.pool();
+    let cfg = skbnet_nic_sim::link::LinkConfig { loss: 0.4, ..skbnet_nic_sim::link::LinkConfig::ethernet() };
+    let link = link_with(cfg, 3, Rec::default());
+    let mut a = nic(MAC_A, &link, Side::A, |_| {});
+    let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let payload = payload_of(64_000, 5);
+    let skb = super_packet(&mut pool, &template(), &payload, MSS);
+    assert!(send(&mut pool, &mut a, skb).is_none());
+    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
+    let frames: Vec<Vec<u8>> = link.borrow().tap().0.iter().map(|(_, _, f)| f.clone()).collect();
+    let lost = link.borrow().stats(Side::A).lost;
+    assert!(lost > 5 && frames.len() as u64 + lost == 45, "{lost} of 45 lost");
+    for f in &frames {
+        let p = parse_valid(f);
+        let at = p.tcp.sequence_number.wrapping_sub(template().seq) as usize;
+        assert_eq!(p.payload, payload[at..at + p.payload.len()], "segment at {at}");
+    }
+    let mut q = poll_all(&mut pool, &mut b);
+    drain_bytes(&mut pool, &mut q);
+    a.reclaim_tx(&mut pool, Instant::ZERO);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
+#[test]
 fn software_gso_matches_the_rules_with_and_without_checksum_offload() {
     let full = software_gso(Features::NONE);
     let partial = software_gso(Features { tx_csum: true, ..Features::NONE });

@@ -234,7 +234,13 @@ impl Tap for Rec {
 }
 
 pub fn link<T: Tap>(tap: T) -> Box<RefCell<TestLink<T>>> {
-    Box::new(RefCell::new(TestLink::new(LinkConfig::ethernet(), 1, tap)))
+    link_with(LinkConfig::ethernet(), 1, tap)
+}
+
+/// A test link with `cfg` and faults drawn from `seed`.
+#[inline(never)]
+pub fn link_with<T: Tap>(cfg: LinkConfig, seed: u64, tap: T) -> Box<RefCell<TestLink<T>>> {
+    Box::new(RefCell::new(TestLink::new(cfg, seed, tap)))
 }
 
 /// Run both NICs' hardware at `now`.
