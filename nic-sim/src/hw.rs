@@ -581,8 +581,9 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         if !covers_payload || ip.protocol() != IpProtocol::TCP || ip.is_fragment() || !ip.verify_checksum() {
             return None;
         }
-        let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-        let seed = pseudo_header_v4(ip.src(), ip.dst(), IpProtocol::TCP, ip.payload().len() as u16).fold();
+        let segment = ip.payload();
+        let tcp = TcpPacket::new_checked(segment).ok()?;
+        let seed = pseudo_header_v4(ip.src(), ip.dst(), IpProtocol::TCP, segment.len() as u16).fold();
         // One's complement has two zeros: a field of 0 is the seed 0xffff.
         let field = tcp.checksum();
         (field == seed || (field == 0 && seed == 0xffff)).then_some(RX_L3_OK | RX_L4_OK)
@@ -716,7 +717,7 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             self.lro_flush(now, pool);
             return false;
         };
-        if let Some(ctx) = self.hw.lro {
+        if let Some(ctx) = &self.hw.lro {
             let verdict = merge_verdict(&ctx.seg, ctx.next_seq, ctx.last_id, ctx.mss, &seg);
             let room = usize::from(ctx.total_len) + usize::from(seg.payload_len) <= usize::from(u16::MAX);
             if verdict != GroVerdict::Flush
@@ -776,20 +777,20 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
     /// DMA the payload of the segment in `frame` after the context's last
     /// descriptor, and fix the merged packet's headers in its first buffer.
     fn lro_append(&mut self, pool: &mut SkbPool, frame: &[u8], l3: usize, seg: &TcpSeg) -> bool {
-        let Some(mut ctx) = self.hw.lro else { return false };
+        let Some(ctx) = &self.hw.lro else { return false };
         let payload_at = l3 + usize::from(seg.hdr_len);
         let payload = usize::from(seg.payload_len);
         if Ring::<RxDesc, RXN>::next(ctx.last) != self.rx.head || payload_at + payload > frame.len() {
             return false;
         }
         let Some((_, last)) = self.rx_take(pool, &frame[payload_at..payload_at + payload]) else { return false };
+        let Some(ctx) = &mut self.hw.lro else { return false };
         ctx.last = last;
         ctx.segs += 1;
         ctx.next_seq = ctx.next_seq.wrapping_add(u32::from(seg.payload_len));
         ctx.last_id = seg.ip_id;
         ctx.total_len = ctx.total_len.saturating_add(seg.payload_len);
         ctx.psh |= seg.flags & 0x08 != 0;
-        self.hw.lro = Some(ctx);
         self.hw.stats.lro_merged += 1;
         true
     }
