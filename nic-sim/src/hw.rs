@@ -15,7 +15,7 @@ use skbnet::dev::gro::{GroVerdict, TcpSeg, fix_merged_headers, merge_verdict};
 use skbnet::dev::gso::{SegmentHeaders, TsoLayout};
 use skbnet::skb::{Chunks, SkbPool, SkbRef, VirtioNetHdr};
 use skbnet::time::Instant;
-use skbnet::wire::checksum::pseudo_header_v4;
+use skbnet::wire::checksum::{checksum, pseudo_header_v4};
 use skbnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 
 use crate::desc::{
@@ -539,9 +539,19 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         // nothing to verify, as with virtio-net: verifying would only
         // find the partial sum "bad".
         let vouched = vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
+        // The TCP headers, parsed once for the checksum and for LRO.
+        let tcp = if self.cfg.offloads.lro || frame.pending().is_some() {
+            self.tcp_headers(&frame.bytes()[..len])
+        } else {
+            None
+        };
         let status = match (vouched, self.cfg.offloads.rx_csum) {
             (true, _) => RX_L3_OK | RX_L4_OK,
-            (false, true) => match frame.pending().and_then(|c| self.pending_status(&frame.bytes()[..len], c)) {
+            (false, true) => match frame
+                .pending()
+                .zip(tcp.as_ref())
+                .and_then(|(c, (l3, seg))| Self::pending_status(&frame.bytes()[..len], *l3, seg, c))
+            {
                 Some(status) => status,
                 None => {
                     frame.finish();
@@ -559,33 +569,41 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             self.rx_write(now, pool, frame, status | RX_RSC, segs, vnet.gso_size);
             return;
         }
-        if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, &mut frame, len, status) {
+        if self.cfg.offloads.lro && status & RX_L4_OK != 0 && self.lro_try(now, pool, &mut frame, len, tcp, status) {
             return;
         }
         frame.finish();
         self.rx_write(now, pool, &frame.bytes()[..len], status, 0, 0);
     }
 
-    /// The status [`Self::rx_checksums`] would give the frame once its
-    /// pending checksum `c` were finished, from its headers alone, for a TCP
-    /// segment whose checksum covers exactly its IP payload: it verifies
-    /// exactly when the seed in the field is the segment's pseudo-header
-    /// sum ([`LinkFrame::pending`]). `None` for any other frame, and for one
-    /// that would fail: finish it and verify it as it is.
-    fn pending_status(&self, frame: &[u8], c: PendingCsum) -> Option<u16> {
+    /// Where the IPv4 header starts in the frame and its TCP headers, if it
+    /// holds TCP over IPv4.
+    fn tcp_headers(&self, frame: &[u8]) -> Option<(usize, TcpSeg)> {
         let l3 = self.l3_offset(frame)?;
-        let ip = Ipv4Packet::new_checked(&frame[l3..]).ok()?;
-        let covers_payload = usize::from(c.start) == l3 + ip.header_len()
+        Some((l3, TcpSeg::parse(&frame[l3..])?))
+    }
+
+    /// The status [`Self::rx_checksums`] would give the frame once its
+    /// pending checksum `c` were finished, from its headers alone (`seg`,
+    /// its IPv4 header at `l3`), for a TCP segment without IP options whose
+    /// checksum covers exactly its IP payload: it verifies exactly when the
+    /// seed in the field is the segment's pseudo-header sum
+    /// ([`LinkFrame::pending`]). `None` for any other frame, and for one that
+    /// would fail: finish it and verify it as it is. (`TcpSeg::parse`
+    /// accepted the headers, and the IPv4 packet ends with the frame, which
+    /// is what `rx_checksums`' parsers check.)
+    fn pending_status(frame: &[u8], l3: usize, seg: &TcpSeg, c: PendingCsum) -> Option<u16> {
+        let l4 = l3 + 20;
+        let covers_payload = seg.ip_plain
+            && usize::from(c.start) == l4
             && c.offset == 16
-            && l3 + usize::from(ip.total_len()) == frame.len();
-        if !covers_payload || ip.protocol() != IpProtocol::TCP || ip.is_fragment() || !ip.verify_checksum() {
+            && l3 + usize::from(seg.ip_total_len) == frame.len();
+        if !covers_payload || checksum(&frame[l3..l4]) != 0 {
             return None;
         }
-        let segment = ip.payload();
-        let tcp = TcpPacket::new_checked(segment).ok()?;
-        let seed = pseudo_header_v4(ip.src(), ip.dst(), IpProtocol::TCP, segment.len() as u16).fold();
+        let seed = pseudo_header_v4(seg.src, seg.dst, IpProtocol::TCP, seg.ip_total_len - 20).fold();
+        let field = u16::from_be_bytes([frame[l4 + 16], frame[l4 + 17]]);
         // One's complement has two zeros: a field of 0 is the seed 0xffff.
-        let field = tcp.checksum();
         (field == seed || (field == 0 && seed == 0xffff)).then_some(RX_L3_OK | RX_L4_OK)
     }
 
@@ -707,13 +725,10 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         pool: &mut SkbPool,
         frame: &mut LinkFrame<'_>,
         len: usize,
+        tcp: Option<(usize, TcpSeg)>,
         status: u16,
     ) -> bool {
-        let Some(l3) = self.l3_offset(&frame.bytes()[..len]) else {
-            self.lro_flush(now, pool);
-            return false;
-        };
-        let Some(seg) = TcpSeg::parse(&frame.bytes()[l3..len]) else {
+        let Some((l3, seg)) = tcp else {
             self.lro_flush(now, pool);
             return false;
         };

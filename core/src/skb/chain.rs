@@ -517,7 +517,6 @@ impl SkbPool<'_> {
         self.charge_sub(owner, bytes);
     }
 
-    /// The last chunk of the chain that starts at `first`.
     /// The `len` bytes at `offset` of head `first`'s linear part, if they
     /// lie inside it: the common case of the copies above, with no walk.
     fn linear_range(&self, first: usize, offset: usize, len: usize) -> Option<&[u8]> {
@@ -528,6 +527,7 @@ impl SkbPool<'_> {
         self.data.get(start + offset..start + end)
     }
 
+    /// The last chunk of the chain that starts at `first`.
     fn last_chunk(&self, first: u16) -> u16 {
         let mut c = first;
         while self.heads[usize::from(c)].frag != NIL {

@@ -225,10 +225,17 @@ impl SkbPool<'_> {
     /// the new end. A `len` at or above the current length changes nothing.
     pub fn trim(&mut self, skb: &impl SkbId, len: usize) -> Result<(), SkbError> {
         let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
-        if len >= self.len(skb) {
+        let h = &mut self.heads[i];
+        let linear = usize::from(h.tail - h.data);
+        if len >= linear + h.data_len as usize {
             return Ok(());
         }
-        let linear = usize::from(self.heads[i].tail - self.heads[i].data);
+        if h.frag == NIL {
+            // A linear packet (a receive buffer cut to what the device wrote).
+            h.tail = h.data + len as u16;
+            h.data_len = 0;
+            return Ok(());
+        }
         if len <= linear {
             self.heads[i].tail = self.heads[i].data + len as u16;
             self.heads[i].data_len = 0;
