@@ -259,11 +259,31 @@ pub enum SendOutcome {
     QueueFull,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A frame on its way: when it is due, its place in the sending order, and
+/// its slot with the frame's length and pending checksum (kept here, in the
+/// queue the receiver reads anyway, rather than beside the slot's bytes in
+/// a cache line of their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct InFlight {
     due: Instant,
     seq: u64,
     slot: u16,
+    len: u16,
+    csum: Option<PendingCsum>,
+}
+
+/// Frames are delivered in order of due time, then of sending (`seq` is
+/// unique, so no two frames compare equal).
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The frames in flight in one direction, delivered in order of due time
@@ -309,22 +329,6 @@ impl<const N: usize> Flight<N> {
     }
 }
 
-struct Slot<const FRAME: usize> {
-    bytes: [u8; FRAME],
-    len: u16,
-    next_free: u16,
-    csum: Option<PendingCsum>,
-}
-
-impl<const FRAME: usize> Slot<FRAME> {
-    /// Finish the frame's pending checksum, if it has one.
-    fn finish(&mut self) {
-        if let Some(c) = self.csum.take() {
-            c.finish(&mut self.bytes[..usize::from(self.len)]);
-        }
-    }
-}
-
 const NIL: u16 = u16::MAX;
 
 /// The fault probabilities, converted once from the configuration.
@@ -352,7 +356,9 @@ pub struct Link<const SLOTS: usize, const FRAME: usize, T: Tap = NoTap> {
     cfg: LinkConfig,
     faults: Faults,
     rng: SimRng,
-    slots: [Slot<FRAME>; SLOTS],
+    slots: [[u8; FRAME]; SLOTS],
+    /// The free slots, a list threaded through `next_free` from `free`.
+    next_free: [u16; SLOTS],
     free: u16,
     flight: [Flight<SLOTS>; 2],
     /// When each direction finishes serializing its last frame, in
@@ -369,17 +375,12 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
     /// A link with `cfg`, its faults drawn from `seed`, watched by `tap`.
     pub fn new(cfg: LinkConfig, seed: u64, tap: T) -> Self {
         const { assert!(SLOTS >= 1 && SLOTS < NIL as usize && FRAME <= u16::MAX as usize) };
-        let slots = core::array::from_fn(|i| Slot {
-            bytes: [0; FRAME],
-            len: 0,
-            next_free: if i + 1 < SLOTS { i as u16 + 1 } else { NIL },
-            csum: None,
-        });
         Link {
             cfg,
             faults: Faults::of(&cfg),
             rng: SimRng::new(seed),
-            slots,
+            slots: [[0; FRAME]; SLOTS],
+            next_free: core::array::from_fn(|i| if i + 1 < SLOTS { i as u16 + 1 } else { NIL }),
             free: 0,
             flight: [Flight::new(), Flight::new()],
             busy_until_ns: [0; 2],
@@ -472,12 +473,11 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             self.stats[d].queue_drops += 1;
             return SendOutcome::QueueFull;
         };
-        let s = &mut self.slots[usize::from(first)];
-        s.csum = fill(&mut s.bytes[..len]).filter(|c| c.fits(len));
-        s.len = len as u16;
-        if corrupt {
+        let bytes = &mut self.slots[usize::from(first)][..len];
+        let mut csum = fill(bytes).filter(|c| c.fits(len));
+        if corrupt && let Some(c) = csum.take() {
             // The bit flips in what crossed the wire: the finished frame.
-            s.finish();
+            c.finish(bytes);
         }
         for copy in 0..copies {
             let slot = if copy == 0 {
@@ -491,10 +491,10 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
                 slot
             };
             if corrupt && len > 0 {
-                self.slots[usize::from(slot)].bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+                self.slots[usize::from(slot)][(bit / 8) as usize] ^= 1 << (bit % 8);
             }
             self.seq += 1;
-            self.flight[d].push(InFlight { due, seq: self.seq, slot });
+            self.flight[d].push(InFlight { due, seq: self.seq, slot, len: len as u16, csum });
         }
         if corrupt {
             self.stats[d].corrupted += 1;
@@ -529,14 +529,16 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             return None;
         }
         let _ = self.flight[d].pop();
-        let s = &mut self.slots[usize::from(next.slot)];
-        let len = usize::from(s.len);
+        let len = usize::from(next.len);
+        let bytes = &mut self.slots[usize::from(next.slot)][..len];
+        let mut csum = next.csum;
         if self.tap.active() {
-            s.finish();
-            self.tap.capture(next.due, from, &s.bytes[..len]);
+            if let Some(c) = csum.take() {
+                c.finish(bytes);
+            }
+            self.tap.capture(next.due, from, bytes);
         }
-        let csum = s.csum.take();
-        let r = take(LinkFrame { bytes: &mut s.bytes[..len], csum });
+        let r = take(LinkFrame { bytes, csum });
         self.stats[d].delivered += 1;
         self.stats[d].delivered_bytes += len as u64;
         self.put_slot(next.slot);
@@ -568,7 +570,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         (bits_ns / rate) as u64
     }
 
-    /// Copy the first `len` bytes (and the length) of slot `from` into slot `to`.
+    /// Copy the first `len` bytes of slot `from` into slot `to`.
     fn copy_slot(&mut self, from: u16, to: u16, len: usize) {
         let (from, to) = (usize::from(from), usize::from(to));
         let (src, dst) = if from < to {
@@ -578,9 +580,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             let (lo, hi) = self.slots.split_at_mut(from);
             (&hi[0], &mut lo[to])
         };
-        dst.bytes[..len].copy_from_slice(&src.bytes[..len]);
-        dst.len = src.len;
-        dst.csum = src.csum;
+        dst[..len].copy_from_slice(&src[..len]);
     }
 
     fn take_slot(&mut self) -> Option<u16> {
@@ -588,12 +588,12 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         if slot == NIL {
             return None;
         }
-        self.free = self.slots[usize::from(slot)].next_free;
+        self.free = self.next_free[usize::from(slot)];
         Some(slot)
     }
 
     fn put_slot(&mut self, slot: u16) {
-        self.slots[usize::from(slot)].next_free = self.free;
+        self.next_free[usize::from(slot)] = self.free;
         self.free = slot;
     }
 }
@@ -632,7 +632,7 @@ mod tests {
                 clock += rng.below(5);
                 let due = Instant::from_micros(clock.saturating_sub(rng.below(4) * rng.below(2) * 10));
                 seq += 1;
-                let f = InFlight { due, seq, slot: seq as u16 };
+                let f = InFlight { due, seq, slot: seq as u16, len: 0, csum: None };
                 flight.push(f);
                 assert!(reference.push(f).is_ok());
             } else {
