@@ -27,7 +27,6 @@ use core::time::Duration;
 use heapless::Deque;
 use heapless::binary_heap::{BinaryHeap, Min};
 use skbnet::time::Instant;
-
 use skbnet::wire::checksum::InetSum;
 
 use crate::pcap::{ByteSink, Direction, PcapNgWriter};
