@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::cell::RefCell;
+
 use common::*;
 use skbnet::dev::gro::Gro;
 use skbnet::dev::xmit::validate_xmit;
 use skbnet::dev::{Features, Medium, NetDevice};
-use skbnet::skb::{Checksum, GsoType, SkbQueue};
+use skbnet::skb::{Checksum, GsoType, SkbPool, SkbQueue};
 use skbnet::time::Instant;
 use skbnet::wire::checksum::finish_partial;
 use skbnet_nic_sim::link::Side;
@@ -43,6 +45,22 @@ fn template() -> Seg {
     Seg { fin: true, psh: true, cwr: true, seq: 0xffff_f000, ip_id: 0xfff0, ..Seg::default() }
 }
 
+/// Hand `a` a super-packet of `payload` built from [`template`], run both
+/// NICs' hardware once, and return what the tap of `link` saw (all from `a`).
+fn tso_frames(
+    pool: &mut SkbPool,
+    link: &RefCell<TestLink<Rec>>,
+    (a, b): (&mut Nic<'_, Rec>, &mut Nic<'_, Rec>),
+    payload: &[u8],
+) -> Vec<Vec<u8>> {
+    let skb = super_packet(pool, &template(), payload, MSS);
+    assert!(send(pool, a, skb).is_none());
+    run_hw(pool, a, b, Instant::ZERO);
+    let frames: Option<Vec<Vec<u8>>> =
+        link.borrow().tap().0.iter().map(|(_, side, f)| (*side == Side::A).then(|| f.clone())).collect();
+    frames.expect("only a sends")
+}
+
 #[test]
 fn hardware_tso_frames_are_valid_frame_by_frame() {
     let mut st = storage();
@@ -53,19 +71,7 @@ fn hardware_tso_frames_are_valid_frame_by_frame() {
     a.open(&mut pool).unwrap();
     b.open(&mut pool).unwrap();
     let payload = payload_of(64_000, 3);
-    let skb = super_packet(&mut pool, &template(), &payload, MSS);
-    assert!(send(&mut pool, &mut a, skb).is_none());
-    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
-    let frames: Vec<Vec<u8>> = link
-        .borrow()
-        .tap()
-        .0
-        .iter()
-        .map(|(_, side, f)| {
-            assert_eq!(*side, Side::A);
-            f.clone()
-        })
-        .collect();
+    let frames = tso_frames(&mut pool, &link, (&mut a, &mut b), &payload);
     check_segments(&frames, &template(), &payload);
     assert_eq!(a.hw_stats().tx_frames, frames.len() as u64);
     // The receiving NIC delivers them unchanged.
@@ -113,10 +119,7 @@ fn hardware_tso_segments_after_lost_ones_carry_their_own_payload() {
     a.open(&mut pool).unwrap();
     b.open(&mut pool).unwrap();
     let payload = payload_of(64_000, 5);
-    let skb = super_packet(&mut pool, &template(), &payload, MSS);
-    assert!(send(&mut pool, &mut a, skb).is_none());
-    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
-    let frames: Vec<Vec<u8>> = link.borrow().tap().0.iter().map(|(_, _, f)| f.clone()).collect();
+    let frames = tso_frames(&mut pool, &link, (&mut a, &mut b), &payload);
     let lost = link.borrow().stats(Side::A).lost;
     assert!(lost > 5 && frames.len() as u64 + lost == 45, "{lost} of 45 lost");
     for f in &frames {
@@ -181,11 +184,7 @@ fn software_and_hardware_segmentation_agree() {
     let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
     a.open(&mut pool).unwrap();
     b.open(&mut pool).unwrap();
-    let payload = payload_of(20_000, 9);
-    let skb = super_packet(&mut pool, &template(), &payload, MSS);
-    assert!(send(&mut pool, &mut a, skb).is_none());
-    run_hw(&mut pool, &mut a, &mut b, Instant::ZERO);
-    let hw: Vec<Vec<u8>> = link.borrow().tap().0.iter().map(|(_, _, f)| f.clone()).collect();
+    let hw = tso_frames(&mut pool, &link, (&mut a, &mut b), &payload_of(20_000, 9));
     assert_eq!(hw, software_gso(Features::NONE));
     a.reclaim_tx(&mut pool, Instant::ZERO);
     let mut q = poll_all(&mut pool, &mut b);
