@@ -42,8 +42,8 @@ impl SkbPool<'_> {
     /// Copy `dst.len()` bytes starting `offset` bytes into the packet.
     pub fn copy_to_slice(&self, skb: &impl SkbId, offset: usize, dst: &mut [u8]) -> Result<(), SkbError> {
         let first = self.slot(skb).ok_or(SkbError::BadHandle)?;
-        if let Some(bytes) = self.linear_range(first, offset, dst.len()) {
-            dst.copy_from_slice(bytes);
+        if let Some(at) = self.linear_at(first, offset, dst.len()) {
+            dst.copy_from_slice(&self.buf_bytes(self.heads[first].buf)[at..at + dst.len()]);
             return Ok(());
         }
         if offset.checked_add(dst.len()).is_none_or(|end| end > self.len(skb)) {
@@ -134,10 +134,8 @@ impl SkbPool<'_> {
     /// un-sharing each chunk it touches.
     pub fn write_at(&mut self, skb: &impl SkbId, offset: usize, src: &[u8]) -> Result<(), SkbError> {
         let first = self.slot(skb).ok_or(SkbError::BadHandle)? as u16;
-        if self.linear_range(usize::from(first), offset, src.len()).is_some() {
+        if let Some(at) = self.linear_at(usize::from(first), offset, src.len()) {
             // All in the linear part (a receive buffer, a header).
-            let h = &self.heads[usize::from(first)];
-            let at = usize::from(h.data) + offset;
             self.make_writable_below(first, (at + src.len()) as u16)?;
             let buf = self.heads[usize::from(first)].buf;
             self.buf_bytes_mut(buf)[at..at + src.len()].copy_from_slice(src);
@@ -517,14 +515,13 @@ impl SkbPool<'_> {
         self.charge_sub(owner, bytes);
     }
 
-    /// The `len` bytes at `offset` of head `first`'s linear part, if they
-    /// lie inside it: the common case of the copies above, with no walk.
-    fn linear_range(&self, first: usize, offset: usize, len: usize) -> Option<&[u8]> {
+    /// Where in its buffer the `len` bytes at `offset` of head `first`'s
+    /// linear part begin, if they lie inside it: the common case of the
+    /// copies above, with no walk.
+    fn linear_at(&self, first: usize, offset: usize, len: usize) -> Option<usize> {
         let h = &self.heads[first];
         let linear = usize::from(h.tail - h.data);
-        let end = offset.checked_add(len).filter(|&end| end <= linear)?;
-        let start = usize::from(h.buf) * self.buf_size() + usize::from(h.data);
-        self.data.get(start + offset..start + end)
+        offset.checked_add(len).filter(|&end| end <= linear).map(|_| usize::from(h.data) + offset)
     }
 
     /// The last chunk of the chain that starts at `first`.
