@@ -540,11 +540,8 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         // find the partial sum "bad".
         let vouched = vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
         // The TCP headers, parsed once for the checksum and for LRO.
-        let tcp = if self.cfg.offloads.lro || frame.pending().is_some() {
-            self.tcp_headers(&frame.bytes()[..len])
-        } else {
-            None
-        };
+        let judge_pending = !vouched && self.cfg.offloads.rx_csum && frame.pending().is_some();
+        let tcp = if self.cfg.offloads.lro || judge_pending { self.tcp_headers(&frame.bytes()[..len]) } else { None };
         let status = match (vouched, self.cfg.offloads.rx_csum) {
             (true, _) => RX_L3_OK | RX_L4_OK,
             (false, true) => match frame
