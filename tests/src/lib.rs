@@ -21,3 +21,15 @@ pub mod fuzz_tcp;
 pub mod net;
 pub mod smol;
 pub mod trace;
+
+/// Whether the TCP checksum field `got` holds the checksum `want` that an
+/// independent implementation (etherparse) computed. One's complement has
+/// two zeros, and RFC 1624 section 3 notes that a correct update may leave
+/// either in the field: Linux's `skb_checksum_help`, like ours, writes a
+/// computed 0 as `0xffff` (`CSUM_MANGLED_0`) so that UDP never reads it as
+/// "no checksum", and a TCP receiver accepts both because the whole
+/// segment still sums to `0xffff`. UDP must not use this: there `0` means
+/// "none" and only `0xffff` is correct.
+pub fn tcp_checksum_matches(want: u16, got: u16) -> bool {
+    want == got || (want == 0 && got == 0xffff) || (want == 0xffff && got == 0)
+}
