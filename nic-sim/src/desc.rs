@@ -33,6 +33,12 @@ pub const RX_L4_BAD: u16 = 1 << 8;
 pub const RX_RSC: u16 = 1 << 9;
 /// RX: the frame was longer than its buffers and was cut.
 pub const RX_TRUNCATED: u16 = 1 << 10;
+/// RX: the host on the far side left the TCP or UDP checksum for the
+/// receiver to finish (virtio-net's `NEEDS_CSUM` on receive): the field at
+/// `csum_start + csum_offset` holds the pseudo-header sum, and the packet
+/// goes up as `CHECKSUM_PARTIAL`, so a router that forwards it finishes
+/// the sum instead of sending the seed on.
+pub const RX_CSUM_PARTIAL: u16 = 1 << 11;
 
 /// A bus address: bytes of a pooled packet, from `offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +84,11 @@ pub struct RxDesc {
     pub rsc_segs: u16,
     /// Their payload size (with `RX_RSC`, on the first descriptor).
     pub rsc_mss: u16,
+    /// Where the checksummed bytes start, from the start of the frame
+    /// (with `RX_CSUM_PARTIAL`, on the first descriptor).
+    pub csum_start: u16,
+    /// The checksum field, from `csum_start` (with `RX_CSUM_PARTIAL`).
+    pub csum_offset: u16,
 }
 
 /// A ring of `N` descriptors with its head (device) and tail (driver) registers.

@@ -12,7 +12,9 @@ use skbnet::time::Instant;
 use skbnet::wire::checksum::finish_partial;
 use skbnet::wire::{EthernetFrame, Ipv4Packet};
 
-use crate::desc::{DD, DmaAddr, EOP, OWN, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO, TxDesc};
+use crate::desc::{
+    DD, DmaAddr, EOP, OWN, RX_CSUM_PARTIAL, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO, TxDesc,
+};
 use crate::nic::SimNic;
 use crate::port::Port;
 
@@ -231,11 +233,21 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             return None;
         }
         let merged_l4 = if first.flags & RX_RSC != 0 && first.rsc_segs > 1 { self.l4_offset(pool, &skb) } else { None };
-        let data_off = pool.data_offset(&skb);
+        let (data_off, len) = (pool.data_offset(&skb), pool.len(&skb));
         if let Ok(meta) = pool.meta_mut(&skb) {
             meta.tstamp = now;
             if first.flags & RX_L4_OK != 0 {
                 meta.csum = Checksum::Unnecessary;
+            }
+            // A sum the far side left to finish, where the device says; one
+            // whose field lies past the packet goes up unverified, so the
+            // stack checks it (and drops it as bad).
+            let field = usize::from(first.csum_start) + usize::from(first.csum_offset) + 2;
+            if first.flags & RX_CSUM_PARTIAL != 0
+                && field <= len
+                && let Some(start) = data_off.checked_add(first.csum_start)
+            {
+                meta.csum = Checksum::Partial { start, offset: first.csum_offset };
             }
             if let Some(l4) = merged_l4 {
                 // A merged packet carries GRO's form: TCP checksum seeded with

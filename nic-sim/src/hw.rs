@@ -19,8 +19,8 @@ use skbnet::wire::checksum::{checksum, pseudo_header_v4};
 use skbnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 
 use crate::desc::{
-    DD, DmaAddr, EOP, OWN, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP, TX_CSUM, TX_TSO,
-    TxDesc,
+    DD, DmaAddr, EOP, OWN, RX_CSUM_PARTIAL, RX_L3_OK, RX_L4_BAD, RX_L4_OK, RX_RSC, RX_TRUNCATED, Ring, RxDesc, SOP,
+    TX_CSUM, TX_TSO, TxDesc,
 };
 use crate::irq::{CAUSE_RX, CAUSE_TX};
 use crate::link::{LinkFrame, PendingCsum};
@@ -73,6 +73,20 @@ impl Pending {
     fn deadline(&self, wait_us: u32) -> Option<Instant> {
         self.since.filter(|_| self.count > 0).map(|s| s + usecs(wait_us))
     }
+}
+
+/// What the device writes back on a packet's first descriptor.
+#[derive(Clone, Copy, Debug, Default)]
+struct RxStatus {
+    /// `RX_*` status bits.
+    flags: u16,
+    /// Segments coalesced and their payload size (with `RX_RSC`).
+    segs: u16,
+    mss: u16,
+    /// Where the sum left to finish starts and its field (with
+    /// `RX_CSUM_PARTIAL`).
+    csum_start: u16,
+    csum_offset: u16,
 }
 
 /// An LRO context: a packet being built from merged segments, its
@@ -538,11 +552,16 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         // for the receiver to finish (NEEDS_CSUM), gives the device
         // nothing to verify, as with virtio-net: verifying would only
         // find the partial sum "bad".
-        let vouched = vnet.flags & (VirtioNetHdr::F_DATA_VALID | VirtioNetHdr::F_NEEDS_CSUM) != 0;
+        let partial = vnet.flags & VirtioNetHdr::F_NEEDS_CSUM != 0;
+        let vouched = partial || vnet.flags & VirtioNetHdr::F_DATA_VALID != 0;
         // The TCP headers, parsed once for the checksum and for LRO.
         let judge_pending = !vouched && self.cfg.offloads.rx_csum && frame.pending().is_some();
         let tcp = if self.cfg.offloads.lro || judge_pending { self.tcp_headers(&frame.bytes()[..len]) } else { None };
         let status = match (vouched, self.cfg.offloads.rx_csum) {
+            // The sum is the receiver's to finish: the packet goes up with
+            // where it starts, not as verified, so that forwarding it
+            // finishes it (virtio-net receive sets CHECKSUM_PARTIAL).
+            (true, _) if partial => RX_L3_OK | RX_CSUM_PARTIAL,
             (true, _) => RX_L3_OK | RX_L4_OK,
             (false, true) => match frame
                 .pending()
@@ -557,13 +576,14 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             },
             (false, false) => 0,
         };
+        let csum = RxStatus { csum_start: vnet.csum_start, csum_offset: vnet.csum_offset, ..RxStatus::default() };
         if vnet.gso_type != VirtioNetHdr::GSO_NONE && vnet.gso_size != 0 {
             self.lro_flush(now, pool);
             frame.finish();
             let frame = &frame.bytes()[..len];
             let payload = frame.len().saturating_sub(usize::from(vnet.hdr_len));
             let segs = payload.div_ceil(usize::from(vnet.gso_size)) as u16;
-            self.rx_write(now, pool, frame, status | RX_RSC, segs, vnet.gso_size);
+            self.rx_write(now, pool, frame, RxStatus { flags: status | RX_RSC, segs, mss: vnet.gso_size, ..csum });
             return;
         }
         if self.cfg.offloads.lro
@@ -573,7 +593,7 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             return;
         }
         frame.finish();
-        self.rx_write(now, pool, &frame.bytes()[..len], status, 0, 0);
+        self.rx_write(now, pool, &frame.bytes()[..len], RxStatus { flags: status, ..csum });
     }
 
     /// Where the IPv4 header starts in the frame and its TCP headers, if it
@@ -647,9 +667,9 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
 
     /// DMA the frame into posted descriptors and write status back. Drops
     /// and counts the frame when too few are posted.
-    fn rx_write(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], status: u16, segs: u16, mss: u16) {
+    fn rx_write(&mut self, now: Instant, pool: &mut SkbPool, frame: &[u8], status: RxStatus) {
         let Some((first, last)) = self.rx_take(pool, frame) else { return };
-        self.rx_writeback(first, last, status, segs, mss);
+        self.rx_writeback(first, last, &status);
         self.hw.rx_ev.add(now, 1);
     }
 
@@ -698,15 +718,17 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         Some(n)
     }
 
-    fn rx_writeback(&mut self, first: u16, last: u16, status: u16, segs: u16, mss: u16) {
+    fn rx_writeback(&mut self, first: u16, last: u16, status: &RxStatus) {
         let mut i = first;
         loop {
             let d = &mut self.rx.desc[usize::from(i)];
-            d.flags = (d.flags & !OWN) | DD | status;
+            d.flags = (d.flags & !OWN) | DD | status.flags;
             if i == first {
                 d.flags |= SOP;
-                d.rsc_segs = segs;
-                d.rsc_mss = mss;
+                d.rsc_segs = status.segs;
+                d.rsc_mss = status.mss;
+                d.csum_start = status.csum_start;
+                d.csum_offset = status.csum_offset;
             }
             if i == last {
                 d.flags |= EOP;
@@ -819,9 +841,11 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         if ctx.segs > 1 {
             self.lro_fix_headers(pool, &ctx);
         }
-        let (segs, mss) = if ctx.segs > 1 { (ctx.segs, ctx.mss) } else { (0, 0) };
-        let rsc = if ctx.segs > 1 { RX_RSC } else { 0 };
-        self.rx_writeback(ctx.first, ctx.last, ctx.status | rsc, segs, mss);
+        let status = match ctx.segs > 1 {
+            true => RxStatus { flags: ctx.status | RX_RSC, segs: ctx.segs, mss: ctx.mss, ..RxStatus::default() },
+            false => RxStatus { flags: ctx.status, ..RxStatus::default() },
+        };
+        self.rx_writeback(ctx.first, ctx.last, &status);
         self.hw.rx_ev.add(now, 1);
     }
 

@@ -2,16 +2,20 @@
 //! device opened with `IFF_VNET_HDR` does (host-shim's `skbnet tun`): a TSO
 //! super-packet leaves in one transmit with its `virtio_net_hdr` (the host
 //! segments it), a GSO packet from the host arrives as one GRO-style
-//! sk_buff, and a checksum the host left partial is not counted bad. The
+//! sk_buff, and a checksum the host left partial is not counted bad but goes
+//! up as `CHECKSUM_PARTIAL`, so a router forwarding it finishes it. The
 //! same super-packet on a port without the capability is segmented by the
 //! device, as before.
 
 mod common;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use common::*;
-use skbnet::dev::{Medium, NetDevice};
+use skbnet::dev::{Features, Medium, NetDevice};
+use skbnet::netns::{World, WorldStorage};
 use skbnet::skb::{Checksum, Gso, GsoType, SkbPool, SkbQueue, VirtioNetHdr};
 use skbnet::time::Instant;
 use skbnet::wire::MacAddr;
@@ -172,10 +176,14 @@ fn a_checksum_the_host_vouches_for_or_left_partial_is_not_verified() {
     nic.port_mut().to_nic.extend([(partial.clone(), needs), (partial.clone(), valid)]);
     let mut q = received(&mut pool, &mut nic);
     assert_eq!(q.len(), 2);
-    while let Some(skb) = q.pop_front(&mut pool) {
-        assert_eq!(pool.meta(&skb).csum, Checksum::Unnecessary);
-        pool.free(skb);
-    }
+    // The partial one goes up as CHECKSUM_PARTIAL, where the host said: a
+    // router forwarding it must finish the sum, not pass the seed on.
+    let skb = q.pop_front(&mut pool).unwrap();
+    assert_eq!(pool.meta(&skb).csum, Checksum::Partial { start: pool.data_offset(&skb) + 20, offset: 16 });
+    pool.free(skb);
+    let skb = q.pop_front(&mut pool).unwrap();
+    assert_eq!(pool.meta(&skb).csum, Checksum::Unnecessary);
+    pool.free(skb);
     assert_eq!(nic.hw_stats().rx_csum_bad, 0);
     // Without a header the device checks, and finds the same bytes bad.
     nic.port_mut().to_nic.push_back((partial, VirtioNetHdr::default()));
@@ -186,6 +194,153 @@ fn a_checksum_the_host_vouches_for_or_left_partial_is_not_verified() {
     pool.free(skb);
     nic.close(&mut pool);
     assert!(pool.stats().is_idle());
+}
+
+#[test]
+fn a_partial_checksum_whose_field_lies_past_the_packet_is_left_to_the_stack() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let mut nic = vnet_nic(&mut pool, true);
+    let packet = ip_packet(&Seg { psh: true, ..Seg::default() }, b"hi");
+    let start = packet.len() as u16 - 1;
+    let needs =
+        VirtioNetHdr { flags: VirtioNetHdr::F_NEEDS_CSUM, csum_start: start, csum_offset: 0, ..Default::default() };
+    nic.port_mut().to_nic.push_back((packet, needs));
+    let mut q = received(&mut pool, &mut nic);
+    let skb = q.pop_front(&mut pool).unwrap();
+    assert_eq!(pool.meta(&skb).csum, Checksum::None, "neither verified nor partial: the stack checks it");
+    pool.free(skb);
+    nic.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
+#[test]
+fn a_gso_packet_of_one_segment_keeps_the_hosts_partial_checksum() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let mut nic = vnet_nic(&mut pool, true);
+    let payload = payload_of(1000, 2);
+    let mut packet = ip_packet(&Seg::default(), &payload);
+    let l4_len = (packet.len() - 20) as u16;
+    let seed = pseudo_header_v4(IP_A.into(), IP_B.into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
+    packet[36..38].copy_from_slice(&seed.to_be_bytes());
+    let vnet = VirtioNetHdr {
+        flags: VirtioNetHdr::F_NEEDS_CSUM,
+        gso_type: VirtioNetHdr::GSO_TCPV4,
+        hdr_len: 52,
+        gso_size: 1448,
+        csum_start: 20,
+        csum_offset: 16,
+    };
+    nic.port_mut().to_nic.push_back((packet.clone(), vnet));
+    let mut q = received(&mut pool, &mut nic);
+    let skb = q.pop_front(&mut pool).unwrap();
+    assert_eq!(bytes(&pool, &skb), packet);
+    assert_eq!(pool.meta(&skb).csum, Checksum::Partial { start: pool.data_offset(&skb) + 20, offset: 16 });
+    pool.free(skb);
+    nic.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
+/// The far side of a NIC in a world: what the device sent, and what to
+/// hand it next.
+#[derive(Default)]
+struct Host {
+    sent: Vec<Vec<u8>>,
+    to_nic: VecDeque<(Vec<u8>, VirtioNetHdr)>,
+}
+
+/// A port onto a [`Host`] the test keeps a hand on while the world owns
+/// the device.
+struct HostPort<'h> {
+    offloads: bool,
+    host: &'h RefCell<Host>,
+}
+
+impl Port for HostPort<'_> {
+    fn transmit(&mut self, _now: Instant, frame: &[u8], _vnet: &VirtioNetHdr) {
+        self.host.borrow_mut().sent.push(frame.to_vec());
+    }
+
+    fn receive(&mut self, _now: Instant, buf: &mut [u8]) -> Option<RxFrame> {
+        let (frame, vnet) = self.host.borrow_mut().to_nic.pop_front()?;
+        buf[..frame.len()].copy_from_slice(&frame);
+        Some(RxFrame { len: frame.len(), vnet })
+    }
+
+    fn next_arrival(&self) -> Option<Instant> {
+        (!self.host.borrow().to_nic.is_empty()).then_some(Instant::ZERO)
+    }
+
+    fn carries_offloads(&self) -> bool {
+        self.offloads
+    }
+}
+
+/// A router between a TUN-like port (offloads carried) and a plain IP
+/// link whose NIC has `egress` offloads: forward one TCP segment whose
+/// checksum the host left partial, and return what left on the plain link.
+fn forward_partial(egress: Features) -> Vec<u8> {
+    let (tun_host, out_host) = (RefCell::new(Host::default()), RefCell::new(Host::default()));
+    let nic = |host, offloads, features| {
+        let mut cfg = NicConfig::ethernet(MacAddr([0; 6]));
+        cfg.medium = Medium::Ip;
+        cfg.offloads = features;
+        Box::new(SimNic::<64, 64, 66_000, HostPort<'_>>::new(cfg, HostPort { offloads, host }))
+    };
+    let (mut tun, mut out) = (nic(&tun_host, true, Features::ALL), nic(&out_host, false, egress));
+    let mut mem = storage();
+    let mut ws = Box::new(WorldStorage::<2, 4, 32, 16, 4, 4, 4, 4>::new());
+    let mut w = World::new(&mut ws, mem.pool(), [5; 16]).expect("world");
+    let r = w.add_netns("r").expect("netns");
+    for (dev, name, addr) in
+        [(&mut *tun as &mut dyn NetDevice, "tun0", [10, 0, 0, 1]), (&mut *out, "eth0", [10, 0, 1, 1])]
+    {
+        let i = w.add_device(r, name, dev).expect("device");
+        w.set_link_up(i, true).expect("up");
+        w.add_addr(i, addr.into(), 24).expect("addr");
+    }
+    let mut sys = w.sysctl(r).expect("sysctl");
+    sys.ip_forward = true;
+    w.set_sysctl(r, sys).expect("sysctl");
+    // The host's segment, from 10.0.0.2 to 10.0.1.2, sum left partial.
+    let seg = Seg { psh: true, ..Seg::default() };
+    let mut packet = ip_packet(&seg, b"forward me whole");
+    packet[16..20].copy_from_slice(&[10, 0, 1, 2]);
+    packet[12..16].copy_from_slice(&[10, 0, 0, 2]);
+    packet[10..12].copy_from_slice(&[0, 0]);
+    let ip_sum = skbnet::wire::checksum::checksum(&packet[..20]);
+    packet[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+    let l4_len = (packet.len() - 20) as u16;
+    let seed =
+        pseudo_header_v4([10, 0, 0, 2].into(), [10, 0, 1, 2].into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
+    packet[36..38].copy_from_slice(&seed.to_be_bytes());
+    let needs =
+        VirtioNetHdr { flags: VirtioNetHdr::F_NEEDS_CSUM, csum_start: 20, csum_offset: 16, ..Default::default() };
+    tun_host.borrow_mut().to_nic.push_back((packet, needs));
+    let mut now = Instant::ZERO;
+    while out_host.borrow().sent.is_empty() && now < Instant::ZERO + Duration::from_millis(50) {
+        w.poll(now);
+        now += Duration::from_micros(100);
+    }
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle(), "pool not free: {:?}", w.pool_ref().stats());
+    let mut sent = std::mem::take(&mut out_host.borrow_mut().sent);
+    assert_eq!(sent.len(), 1, "the segment was forwarded once");
+    sent.remove(0)
+}
+
+#[test]
+fn a_router_finishes_a_checksum_the_host_left_partial() {
+    for (what, egress) in [("in software", Features::NONE), ("by the egress device", Features::ALL)] {
+        let frame = forward_partial(egress);
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x08, 0x00]);
+        eth.extend_from_slice(&frame);
+        let p = parse_valid(&eth);
+        assert_eq!(p.ip.time_to_live, 63, "forwarded, {what}");
+        assert_eq!(p.payload, b"forward me whole", "{what}");
+    }
 }
 
 /// Transmit `skb` and run the device once; false if the ring refused it.
