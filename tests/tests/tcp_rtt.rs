@@ -71,3 +71,57 @@ fn an_ack_that_fills_a_hole_gives_no_rtt_sample() {
         assert_eq!(info.srtt, srtt, "no sample from SACKed segments or with retransmitted data");
     });
 }
+
+/// Regression (seeds 7193, 7517 and 7963 of `tcp_sim` with
+/// `SKBNET_SIM_SEEDS=20000`): the peer held both segments but its ACK was
+/// lost, so the timer resent the head; the peer answered that duplicate
+/// echoing the TSval of the original flight (RFC 7323 §4.3 leaves
+/// TS.Recent alone for it), and the echo made an RTT sample of the whole
+/// timeout. At 13% loss the RTO sat at its 120 s ceiling and a transfer
+/// outlived the simulation's hour. An echo older than the retransmission
+/// gives no sample; one of the retransmission itself still does.
+#[test]
+fn an_echo_older_than_the_retransmission_gives_no_rtt_sample() {
+    const MSS: u32 = 1000;
+    with_trace(TraceConfig::default(), |t| {
+        let mut f = t.passive_open(80, |p: Pkt| p.mss(MSS as u16).ts(1, 0), 1);
+        t.w.set_tcp_option(f.sock, TcpOpt::NoDelay(true)).unwrap();
+        // Timestamps take 12 bytes of each segment.
+        let mss = u32::from(t.w.tcp_info(f.sock).unwrap().mss);
+        t.w.sendmsg(f.sock, &vec![7u8; 2 * mss as usize], None).unwrap();
+        let segs = t.out();
+        assert_eq!(segs.len(), 2);
+        let before = t.w.tcp_info(f.sock).unwrap();
+        // The peer's ACK of both is lost; the timer resends the head.
+        t.advance(before.rto + Duration::from_millis(1));
+        let resent = t.out();
+        assert_eq!(resent.iter().map(|o| o.seq).collect::<Vec<_>>(), [segs[0].seq], "{resent:?}");
+        // Its answer echoes the original flight's TSval, 200 ms back.
+        f.saw(&segs[1]);
+        f.tick(200);
+        f.our_nxt = segs[1].seq.wrapping_add(mss);
+        t.advance(Duration::from_millis(5));
+        t.inject(&f.pkt());
+        let info = t.w.tcp_info(f.sock).unwrap();
+        assert_eq!(info.in_flight, 0);
+        assert_eq!(info.srtt, before.srtt, "no sample from an echo older than the retransmission");
+        assert_eq!(info.rto, before.rto, "the backoff ends, the RTO stays");
+
+        // Lost again, but this time the peer answers the retransmission
+        // itself: its TSval comes back, a true 5 ms round trip.
+        t.w.sendmsg(f.sock, &vec![8u8; mss as usize], None).unwrap();
+        let seg = t.out();
+        assert_eq!(seg.len(), 1);
+        t.advance(info.rto + Duration::from_millis(1));
+        let resent = t.out();
+        assert_eq!(resent.len(), 1, "{resent:?}");
+        t.advance(Duration::from_millis(5));
+        f.saw(&resent[0]);
+        f.tick(205);
+        f.our_nxt = seg[0].seq.wrapping_add(mss);
+        t.inject(&f.pkt());
+        let after = t.w.tcp_info(f.sock).unwrap();
+        assert_ne!(after.srtt, info.srtt, "the retransmission's own echo is a sample");
+        assert!(after.srtt < Duration::from_millis(5), "{:?}", after.srtt);
+    });
+}

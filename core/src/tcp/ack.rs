@@ -91,12 +91,30 @@ impl<H: NfHooks> World<'_, H> {
 
     /// New data acknowledged.
     fn tcp_new_ack(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, newly_sacked: u32, now: Instant) {
-        let (acked_segs, rtt) = self.tcp_clean_rtx_queue(t, seg.ack, now);
+        let (acked_segs, rtt, rexmit_age) = self.tcp_clean_rtx_queue(t, seg.ack, now);
         // As Linux's tcp_ack_update_rtt: the send time of a segment never
         // retransmitted gives the sample to the microsecond; only without
         // one does TSecr give it, in ticks of the 1 kHz clock, at least one.
+        //= https://www.rfc-editor.org/rfc/rfc7323#section-4.3
+        //# (2) If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
+        //# SEG.TSval is copied to TS.Recent
+        // So a retransmission the peer already holds (its ACK was lost)
+        // leaves TS.Recent alone, and the duplicate ACK it draws echoes the
+        // original's TSval: a "round trip" that spans the whole timeout.
+        // Taken as a sample, it pushed the RTO to its ceiling on lossy
+        // paths, where every further lost ACK cost two minutes. An echo
+        // older than the last retransmission of what this ACK covers says
+        // nothing about any one round trip (as in Eifel detection, RFC
+        // 3522 §2, it means the retransmission was not what the peer
+        // answered), so it gives no sample; Karn's rule would take none.
+        let stale_echo = |ecr: u32| {
+            rexmit_age.is_some_and(|age| {
+                let sent = Instant::from_micros(now.micros().saturating_sub(u64::from(age)));
+                Seq(ecr).lt(Seq(t.tsval(sent)))
+            })
+        };
         let rtt = match seg.ts {
-            Some((_, ecr)) if rtt.is_none() && t.ts_ok && ecr != 0 => {
+            Some((_, ecr)) if rtt.is_none() && t.ts_ok && ecr != 0 && !stale_echo(ecr) => {
                 Some(Duration::from_millis(u64::from(t.tsval(now).wrapping_sub(ecr).max(1))))
             }
             _ => rtt,
@@ -150,10 +168,11 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Free what `ack` covers; trim a partly acknowledged head. Returns the
-    /// segments acknowledged and an RTT sample from a never-retransmitted
-    /// segment (Karn's rule).
-    fn tcp_clean_rtx_queue(&mut self, t: &mut Tcb, ack: Seq, now: Instant) -> (u32, Option<Duration>) {
-        let (mut acked, mut rtt, mut rexmit_acked) = (0u32, None, false);
+    /// segments acknowledged, an RTT sample from a never-retransmitted
+    /// segment (Karn's rule), and when any acknowledged segment was last
+    /// retransmitted (microseconds ago, the most recent).
+    fn tcp_clean_rtx_queue(&mut self, t: &mut Tcb, ack: Seq, now: Instant) -> (u32, Option<Duration>, Option<u32>) {
+        let (mut acked, mut rtt, mut rexmit_age) = (0u32, None, None::<u32>);
         while let Some(r) = t.rtx.front(&self.pool) {
             let cb = TcpCb::of(&self.pool, &r);
             if cb.end_seq.le(ack) {
@@ -166,10 +185,11 @@ impl<H: NfHooks> World<'_, H> {
                 // was filled, not one RTT after those segments were sent
                 // (Linux's FLAG_RETRANS_DATA_ACKED and TCPCB_SACKED_ACKED).
                 // Such samples grew the RTO without bound on lossy paths.
+                let age = (now.micros() as u32).wrapping_sub(cb.when);
                 if cb.flags & CB_EVER_RETRANS != 0 {
-                    rexmit_acked = true;
+                    rexmit_age = Some(rexmit_age.map_or(age, |a| a.min(age)));
                 } else if cb.flags & CB_SACKED == 0 {
-                    rtt = Some(Duration::from_micros(u64::from((now.micros() as u32).wrapping_sub(cb.when))));
+                    rtt = Some(Duration::from_micros(u64::from(age)));
                 }
                 if let Some(s) = t.rtx.pop_front(&mut self.pool) {
                     self.pool.free(s);
@@ -187,7 +207,7 @@ impl<H: NfHooks> World<'_, H> {
             }
             break;
         }
-        (acked, if rexmit_acked { None } else { rtt })
+        (acked, if rexmit_age.is_some() { None } else { rtt }, rexmit_age)
     }
 
     /// Update SRTT, RTTVAR and RTO (RFC 6298 §2).
