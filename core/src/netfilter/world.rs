@@ -62,7 +62,7 @@ impl<'a, H: NfHooks> World<'a, H> {
     }
 
     /// Run one `nft` command in namespace `ns`, word for word as the nft
-    /// tool takes it (see [`parse`](super::parse) for the language);
+    /// tool takes it (see [`super::parse`] for the language);
     /// listings are written to `out`. On error nothing changed, and the
     /// error points at the offending word ([`NftError::report`]).
     ///

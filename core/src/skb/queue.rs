@@ -11,7 +11,9 @@
 use super::storage::{F_QUEUED, NIL};
 use super::{SkBuff, SkbError, SkbPool, SkbRef};
 
-/// A queue of packets. See the [module documentation](self).
+/// A queue of packets (`struct sk_buff_head`), linked through the pool's
+/// heads: three words, O(1) operations. It owns what is on it: drain or
+/// purge it before dropping it, or the pool shows the packets as leaked.
 #[derive(Debug)]
 pub struct SkbQueue {
     head: u16,

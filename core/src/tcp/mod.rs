@@ -1,7 +1,7 @@
 //! TCP, as Linux builds it (`net/ipv4/tcp*.c`).
 //!
 //! The send side follows the seed: `tcp_sendmsg` copies the application's
-//! bytes once, into sk_buffs on the write queue ([`output`]);
+//! bytes once, into sk_buffs on the write queue (`output.rs`);
 //! `tcp_write_xmit` sends what the congestion window, the receiver's window
 //! and Nagle allow, as GSO super-packets of up to 64 KiB that the device
 //! (or the software fallback) cuts into MSS-sized segments; each goes out as
@@ -9,9 +9,9 @@
 //! so retransmission copies nothing; `tcp_transmit_skb` writes the header.
 //! The receive side ([`input`]) validates, demultiplexes through hash tables,
 //! runs the RFC 9293 state machine with RFC 5961's defences and PAWS,
-//! processes ACKs with SACK-based loss recovery ([`ack`]), and queues data
+//! processes ACKs with SACK-based loss recovery (`ack.rs`), and queues data
 //! in order — the received sk_buffs themselves — or out of order with SACK
-//! blocks for the peer ([`recv`]). Timers ([`timer`]) drive retransmission
+//! blocks for the peer (`recv.rs`). Timers (`timer.rs`) drive retransmission
 //! (RFC 6298), delayed ACKs, zero-window probes and keepalive. Listeners
 //! ([`listen`]) keep a SYN queue of small request entries and answer with
 //! SYN cookies when it overflows; closed connections wait in a compact
