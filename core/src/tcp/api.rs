@@ -359,7 +359,14 @@ impl<H: NfHooks> World<'_, H> {
     /// Copy received bytes into `buf` (`tcp_recvmsg`). `len` zero with
     /// data requested means the peer closed: end of stream.
     pub(crate) fn tcp_recvmsg(&mut self, id: SockId, buf: &mut [u8]) -> Result<RecvMsg, Errno> {
-        let from = self.socks.get(id).ok_or(Errno::BadFd)?.remote.unwrap_or(UNBOUND);
+        let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        // Nothing to read and nothing to report: a non-blocking reader asks
+        // often, so answer without moving the control block out of the
+        // table and back.
+        if s.tcp.as_ref().is_some_and(Self::tcp_recv_would_block) {
+            return Err(Errno::WouldBlock);
+        }
+        let from = s.remote.unwrap_or(UNBOUND);
         let len = self.with_tcp(id, |w, c, t, now| {
             w.tcp_recv_ready(t)?;
             Ok(w.tcp_read(c, t, buf, now))
@@ -377,6 +384,15 @@ impl<H: NfHooks> World<'_, H> {
             w.tcp_cleanup_rbuf(c, t, now);
             Ok(Some(skb))
         })?
+    }
+
+    /// Whether [`Self::tcp_recv_ready`] would say only "nothing yet".
+    fn tcp_recv_would_block(t: &Tcb) -> bool {
+        t.rcvq.is_empty()
+            && t.err.is_none()
+            && !t.fin_rcvd
+            && !t.shut_rd
+            && !matches!(t.state, TcpState::Listen | TcpState::Closed)
     }
 
     /// Whether a read may proceed: `Err` for a pending error or nothing
