@@ -586,11 +586,14 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
             self.rx_write(now, pool, frame, RxStatus { flags: status | RX_RSC, segs, mss: vnet.gso_size, ..csum });
             return;
         }
-        if self.cfg.offloads.lro
-            && status & RX_L4_OK != 0
-            && self.lro_try(now, pool, &mut frame, len, tcp.as_ref(), status)
-        {
-            return;
+        if self.cfg.offloads.lro {
+            if status & RX_L4_OK != 0 && self.lro_try(now, pool, &mut frame, len, tcp.as_ref(), status) {
+                return;
+            }
+            // A frame LRO does not take closes the open context first, as
+            // RSC hardware does: it would otherwise sit in the ring behind
+            // the unfinished packet until the LRO timer.
+            self.lro_flush(now, pool);
         }
         frame.finish();
         self.rx_write(now, pool, &frame.bytes()[..len], RxStatus { flags: status, ..csum });

@@ -318,6 +318,40 @@ fn gro_passes_bad_checksums_up_unmerged() {
     assert_eq!(out[1].0, frames[2], "the corrupt segment arrives as it was, for TCP to drop");
 }
 
+/// Regression: a frame LRO cannot take (here a bad checksum, as well an
+/// ICMP message or a checksum the host left partial) was written into the
+/// ring behind the open context without closing it, so it waited for the
+/// LRO timer; it now closes the context first, and both arrive at once,
+/// in the order they came.
+#[test]
+fn nic_lro_closes_its_context_for_a_frame_it_cannot_merge() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let mut a = nic(MAC_A, &link, Side::A, |c| c.offloads = Features::NONE);
+    let mut b = nic(MAC_B, &link, Side::B, |_| {});
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let (mut frames, payload) = train(4, 1448);
+    let last = frames[3].len() - 1;
+    frames[3][last] ^= 0xff;
+    let mut q = send_frames(&mut pool, &mut a, &mut b, &frames);
+    assert_eq!(q.len(), 2, "the merged three and the bad one, before the LRO timer");
+    let merged = q.pop_front(&mut pool).unwrap();
+    assert_eq!(pool.meta(&merged).gso.segs, 3);
+    finish_partial(&mut pool, &merged).unwrap();
+    assert_eq!(parse_valid(&bytes(&pool, &merged)).payload, payload[..3 * 1448]);
+    let bad = q.pop_front(&mut pool).unwrap();
+    assert_eq!(bytes(&pool, &bad), frames[3], "the corrupt segment as it came, for TCP to drop");
+    assert_eq!(b.hw_stats().rx_csum_bad, 1);
+    pool.free(merged);
+    pool.free(bad);
+    a.reclaim_tx(&mut pool, Instant::ZERO);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
+
 #[test]
 fn nic_lro_merges_a_train_arriving_on_the_wire() {
     let mut st = storage();
