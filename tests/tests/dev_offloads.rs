@@ -61,15 +61,33 @@ fn tso_frames(
     frames.expect("only a sends")
 }
 
+/// NICs `a` and `b` on `link`, open: the one on side `offloaded` with
+/// every offload (the NIC's default), the other with none.
+fn open_pair<'l>(
+    pool: &mut SkbPool,
+    link: &'l RefCell<TestLink<Rec>>,
+    offloaded: Side,
+) -> (Box<Nic<'l, Rec>>, Box<Nic<'l, Rec>>) {
+    let plain = |side: Side| {
+        move |c: &mut skbnet_nic_sim::nic::NicConfig| {
+            if side != offloaded {
+                c.offloads = Features::NONE;
+            }
+        }
+    };
+    let mut a = nic(MAC_A, link, Side::A, plain(Side::A));
+    let mut b = nic(MAC_B, link, Side::B, plain(Side::B));
+    a.open(pool).unwrap();
+    b.open(pool).unwrap();
+    (a, b)
+}
+
 #[test]
 fn hardware_tso_frames_are_valid_frame_by_frame() {
     let mut st = storage();
     let mut pool = st.pool();
     let link = link(Rec::default());
-    let mut a = nic(MAC_A, &link, Side::A, |_| {});
-    let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
-    a.open(&mut pool).unwrap();
-    b.open(&mut pool).unwrap();
+    let (mut a, mut b) = open_pair(&mut pool, &link, Side::A);
     let payload = payload_of(64_000, 3);
     let frames = tso_frames(&mut pool, &link, (&mut a, &mut b), &payload);
     check_segments(&frames, &template(), &payload);
@@ -180,10 +198,7 @@ fn software_and_hardware_segmentation_agree() {
     let mut st = storage();
     let mut pool = st.pool();
     let link = link(Rec::default());
-    let mut a = nic(MAC_A, &link, Side::A, |_| {});
-    let mut b = nic(MAC_B, &link, Side::B, |c| c.offloads = Features::NONE);
-    a.open(&mut pool).unwrap();
-    b.open(&mut pool).unwrap();
+    let (mut a, mut b) = open_pair(&mut pool, &link, Side::A);
     let hw = tso_frames(&mut pool, &link, (&mut a, &mut b), &payload_of(20_000, 9));
     assert_eq!(hw, software_gso(Features::NONE));
     a.reclaim_tx(&mut pool, Instant::ZERO);
@@ -328,10 +343,7 @@ fn nic_lro_closes_its_context_for_a_frame_it_cannot_merge() {
     let mut st = storage();
     let mut pool = st.pool();
     let link = link(Rec::default());
-    let mut a = nic(MAC_A, &link, Side::A, |c| c.offloads = Features::NONE);
-    let mut b = nic(MAC_B, &link, Side::B, |_| {});
-    a.open(&mut pool).unwrap();
-    b.open(&mut pool).unwrap();
+    let (mut a, mut b) = open_pair(&mut pool, &link, Side::B);
     let (mut frames, payload) = train(4, 1448);
     let last = frames[3].len() - 1;
     frames[3][last] ^= 0xff;
@@ -357,10 +369,7 @@ fn nic_lro_merges_a_train_arriving_on_the_wire() {
     let mut st = storage();
     let mut pool = st.pool();
     let link = link(Rec::default());
-    let mut a = nic(MAC_A, &link, Side::A, |c| c.offloads = Features::NONE);
-    let mut b = nic(MAC_B, &link, Side::B, |_| {});
-    a.open(&mut pool).unwrap();
-    b.open(&mut pool).unwrap();
+    let (mut a, mut b) = open_pair(&mut pool, &link, Side::B);
     let (frames, payload) = train(12, 1448);
     let early = send_frames(&mut pool, &mut a, &mut b, &frames);
     assert!(early.is_empty(), "the LRO context is still open");

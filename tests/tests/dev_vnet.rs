@@ -23,26 +23,34 @@ use skbnet::wire::checksum::pseudo_header_v4;
 use skbnet_nic_sim::nic::{NicConfig, SimNic};
 use skbnet_nic_sim::port::{Port, RxFrame};
 
-/// A host on the far side of the PHY that speaks `virtio_net_hdr`.
-struct VnetPort {
-    offloads: bool,
+/// A host on the far side of the PHY that speaks `virtio_net_hdr`: what
+/// the device sent it, and what it hands the device next. The test keeps
+/// a hand on it while the NIC (or a world) owns the port.
+#[derive(Default)]
+struct Host {
     sent: Vec<(Vec<u8>, VirtioNetHdr)>,
     to_nic: VecDeque<(Vec<u8>, VirtioNetHdr)>,
 }
 
-impl Port for VnetPort {
+/// The PHY onto a [`Host`]; `offloads` says whether it carries the header.
+struct VnetPort<'h> {
+    offloads: bool,
+    host: &'h RefCell<Host>,
+}
+
+impl Port for VnetPort<'_> {
     fn transmit(&mut self, _now: Instant, frame: &[u8], vnet: &VirtioNetHdr) {
-        self.sent.push((frame.to_vec(), *vnet));
+        self.host.borrow_mut().sent.push((frame.to_vec(), *vnet));
     }
 
     fn receive(&mut self, _now: Instant, buf: &mut [u8]) -> Option<RxFrame> {
-        let (frame, vnet) = self.to_nic.pop_front()?;
+        let (frame, vnet) = self.host.borrow_mut().to_nic.pop_front()?;
         buf[..frame.len()].copy_from_slice(&frame);
         Some(RxFrame { len: frame.len(), vnet })
     }
 
     fn next_arrival(&self) -> Option<Instant> {
-        (!self.to_nic.is_empty()).then_some(Instant::ZERO)
+        (!self.host.borrow().to_nic.is_empty()).then_some(Instant::ZERO)
     }
 
     fn carries_offloads(&self) -> bool {
@@ -50,14 +58,20 @@ impl Port for VnetPort {
     }
 }
 
-type VnetNic = SimNic<64, 64, 66_000, VnetPort>;
+type VnetNic<'h> = SimNic<64, 64, 66_000, VnetPort<'h>>;
 
-/// An IP-medium NIC (TUN carries bare IP packets) with every offload.
-fn vnet_nic(pool: &mut SkbPool, offloads: bool) -> Box<VnetNic> {
+/// An IP-medium NIC (TUN carries bare IP packets) with `features`, on a
+/// port to `host` that carries offload metadata if `offloads`.
+fn ip_nic(host: &RefCell<Host>, offloads: bool, features: Features) -> Box<VnetNic<'_>> {
     let mut cfg = NicConfig::ethernet(MacAddr([0; 6]));
     cfg.medium = Medium::Ip;
-    let port = VnetPort { offloads, sent: Vec::new(), to_nic: VecDeque::new() };
-    let mut nic = Box::new(VnetNic::new(cfg, port));
+    cfg.offloads = features;
+    Box::new(VnetNic::new(cfg, VnetPort { offloads, host }))
+}
+
+/// [`ip_nic`] with every offload, open.
+fn vnet_nic<'h>(pool: &mut SkbPool, host: &'h RefCell<Host>, offloads: bool) -> Box<VnetNic<'h>> {
+    let mut nic = ip_nic(host, offloads, Features::ALL);
     nic.open(pool).unwrap();
     nic
 }
@@ -66,6 +80,29 @@ fn vnet_nic(pool: &mut SkbPool, offloads: bool) -> Box<VnetNic> {
 fn ip_packet(seg: &Seg, payload: &[u8]) -> Vec<u8> {
     tcp_frame(seg, payload)[14..].to_vec()
 }
+
+/// Leave the TCP checksum of a bare IPv4/TCP `packet` from `src` to `dst`
+/// as a host does for the receiver to finish: the pseudo-header sum only.
+fn leave_partial(packet: &mut [u8], src: [u8; 4], dst: [u8; 4]) {
+    let l4_len = (packet.len() - 20) as u16;
+    let seed = pseudo_header_v4(src.into(), dst.into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
+    packet[36..38].copy_from_slice(&seed.to_be_bytes());
+}
+
+/// A TCP segment over IPv4 without options whose checksum the host left
+/// partial, as Linux writes one to a TUN device.
+const HOST_PARTIAL: VirtioNetHdr = VirtioNetHdr {
+    flags: VirtioNetHdr::F_NEEDS_CSUM,
+    gso_type: VirtioNetHdr::GSO_NONE,
+    hdr_len: 0,
+    gso_size: 0,
+    csum_start: 20,
+    csum_offset: 16,
+};
+
+/// The same for a GSO packet of 1448-byte segments.
+const HOST_GSO: VirtioNetHdr =
+    VirtioNetHdr { gso_type: VirtioNetHdr::GSO_TCPV4, hdr_len: 52, gso_size: 1448, ..HOST_PARTIAL };
 
 /// What the NIC received, polled as the stack's NAPI poll would.
 fn received(pool: &mut SkbPool, nic: &mut VnetNic) -> SkbQueue {
@@ -79,13 +116,14 @@ fn received(pool: &mut SkbPool, nic: &mut VnetNic) -> SkbQueue {
 fn a_tso_super_packet_leaves_whole_with_its_virtio_header() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, true);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, true);
     let payload = payload_of(20 * 1448, 3);
     let skb = super_packet(&mut pool, &Seg::default(), &payload, 1448);
     pool.pull(&skb, 14).unwrap();
     let want = bytes(&pool, &skb);
     assert!(send_on(&mut pool, &mut nic, skb));
-    let sent = std::mem::take(&mut nic.port_mut().sent);
+    let sent = std::mem::take(&mut host.borrow_mut().sent);
     assert_eq!(sent.len(), 1, "one write, not twenty segments");
     let (frame, vnet) = &sent[0];
     assert_eq!(frame, &want, "the bytes as the stack built them: the host finishes the checksum");
@@ -109,12 +147,13 @@ fn a_tso_super_packet_leaves_whole_with_its_virtio_header() {
 fn without_the_capability_the_device_segments_as_before() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, false);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, false);
     let payload = payload_of(5 * 1448, 9);
     let skb = super_packet(&mut pool, &Seg::default(), &payload, 1448);
     pool.pull(&skb, 14).unwrap();
     assert!(send_on(&mut pool, &mut nic, skb));
-    let sent = std::mem::take(&mut nic.port_mut().sent);
+    let sent = std::mem::take(&mut host.borrow_mut().sent);
     assert_eq!(sent.len(), 5);
     let mut got = Vec::new();
     for (frame, vnet) in &sent {
@@ -134,22 +173,12 @@ fn without_the_capability_the_device_segments_as_before() {
 fn a_gso_packet_from_the_host_arrives_as_one_gro_style_skb() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, true);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, true);
     let payload = payload_of(30 * 1448, 5);
     let mut packet = ip_packet(&Seg::default(), &payload);
-    // The host left the TCP checksum partial: the pseudo-header sum only.
-    let l4_len = (packet.len() - 20) as u16;
-    let seed = pseudo_header_v4(IP_A.into(), IP_B.into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
-    packet[36..38].copy_from_slice(&seed.to_be_bytes());
-    let vnet = VirtioNetHdr {
-        flags: VirtioNetHdr::F_NEEDS_CSUM,
-        gso_type: VirtioNetHdr::GSO_TCPV4,
-        hdr_len: 52,
-        gso_size: 1448,
-        csum_start: 20,
-        csum_offset: 16,
-    };
-    nic.port_mut().to_nic.push_back((packet.clone(), vnet));
+    leave_partial(&mut packet, IP_A, IP_B);
+    host.borrow_mut().to_nic.push_back((packet.clone(), HOST_GSO));
     let mut q = received(&mut pool, &mut nic);
     assert_eq!(q.len(), 1, "one sk_buff for the whole super-packet");
     let skb = q.pop_front(&mut pool).unwrap();
@@ -167,13 +196,12 @@ fn a_gso_packet_from_the_host_arrives_as_one_gro_style_skb() {
 fn a_checksum_the_host_vouches_for_or_left_partial_is_not_verified() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, true);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, true);
     let mut partial = ip_packet(&Seg { psh: true, ..Seg::default() }, b"hello");
     partial[36..38].copy_from_slice(&[0x12, 0x34]);
-    let needs =
-        VirtioNetHdr { flags: VirtioNetHdr::F_NEEDS_CSUM, csum_start: 20, csum_offset: 16, ..Default::default() };
     let valid = VirtioNetHdr { flags: VirtioNetHdr::F_DATA_VALID, ..Default::default() };
-    nic.port_mut().to_nic.extend([(partial.clone(), needs), (partial.clone(), valid)]);
+    host.borrow_mut().to_nic.extend([(partial.clone(), HOST_PARTIAL), (partial.clone(), valid)]);
     let mut q = received(&mut pool, &mut nic);
     assert_eq!(q.len(), 2);
     // The partial one goes up as CHECKSUM_PARTIAL, where the host said: a
@@ -186,7 +214,7 @@ fn a_checksum_the_host_vouches_for_or_left_partial_is_not_verified() {
     pool.free(skb);
     assert_eq!(nic.hw_stats().rx_csum_bad, 0);
     // Without a header the device checks, and finds the same bytes bad.
-    nic.port_mut().to_nic.push_back((partial, VirtioNetHdr::default()));
+    host.borrow_mut().to_nic.push_back((partial, VirtioNetHdr::default()));
     let mut q = received(&mut pool, &mut nic);
     let skb = q.pop_front(&mut pool).unwrap();
     assert_eq!(pool.meta(&skb).csum, Checksum::None);
@@ -200,12 +228,12 @@ fn a_checksum_the_host_vouches_for_or_left_partial_is_not_verified() {
 fn a_partial_checksum_whose_field_lies_past_the_packet_is_left_to_the_stack() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, true);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, true);
     let packet = ip_packet(&Seg { psh: true, ..Seg::default() }, b"hi");
     let start = packet.len() as u16 - 1;
-    let needs =
-        VirtioNetHdr { flags: VirtioNetHdr::F_NEEDS_CSUM, csum_start: start, csum_offset: 0, ..Default::default() };
-    nic.port_mut().to_nic.push_back((packet, needs));
+    let needs = VirtioNetHdr { csum_start: start, csum_offset: 0, ..HOST_PARTIAL };
+    host.borrow_mut().to_nic.push_back((packet, needs));
     let mut q = received(&mut pool, &mut nic);
     let skb = q.pop_front(&mut pool).unwrap();
     assert_eq!(pool.meta(&skb).csum, Checksum::None, "neither verified nor partial: the stack checks it");
@@ -218,21 +246,12 @@ fn a_partial_checksum_whose_field_lies_past_the_packet_is_left_to_the_stack() {
 fn a_gso_packet_of_one_segment_keeps_the_hosts_partial_checksum() {
     let mut st = storage();
     let mut pool = st.pool();
-    let mut nic = vnet_nic(&mut pool, true);
+    let host = RefCell::new(Host::default());
+    let mut nic = vnet_nic(&mut pool, &host, true);
     let payload = payload_of(1000, 2);
     let mut packet = ip_packet(&Seg::default(), &payload);
-    let l4_len = (packet.len() - 20) as u16;
-    let seed = pseudo_header_v4(IP_A.into(), IP_B.into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
-    packet[36..38].copy_from_slice(&seed.to_be_bytes());
-    let vnet = VirtioNetHdr {
-        flags: VirtioNetHdr::F_NEEDS_CSUM,
-        gso_type: VirtioNetHdr::GSO_TCPV4,
-        hdr_len: 52,
-        gso_size: 1448,
-        csum_start: 20,
-        csum_offset: 16,
-    };
-    nic.port_mut().to_nic.push_back((packet.clone(), vnet));
+    leave_partial(&mut packet, IP_A, IP_B);
+    host.borrow_mut().to_nic.push_back((packet.clone(), HOST_GSO));
     let mut q = received(&mut pool, &mut nic);
     let skb = q.pop_front(&mut pool).unwrap();
     assert_eq!(bytes(&pool, &skb), packet);
@@ -242,53 +261,12 @@ fn a_gso_packet_of_one_segment_keeps_the_hosts_partial_checksum() {
     assert!(pool.stats().is_idle());
 }
 
-/// The far side of a NIC in a world: what the device sent, and what to
-/// hand it next.
-#[derive(Default)]
-struct Host {
-    sent: Vec<Vec<u8>>,
-    to_nic: VecDeque<(Vec<u8>, VirtioNetHdr)>,
-}
-
-/// A port onto a [`Host`] the test keeps a hand on while the world owns
-/// the device.
-struct HostPort<'h> {
-    offloads: bool,
-    host: &'h RefCell<Host>,
-}
-
-impl Port for HostPort<'_> {
-    fn transmit(&mut self, _now: Instant, frame: &[u8], _vnet: &VirtioNetHdr) {
-        self.host.borrow_mut().sent.push(frame.to_vec());
-    }
-
-    fn receive(&mut self, _now: Instant, buf: &mut [u8]) -> Option<RxFrame> {
-        let (frame, vnet) = self.host.borrow_mut().to_nic.pop_front()?;
-        buf[..frame.len()].copy_from_slice(&frame);
-        Some(RxFrame { len: frame.len(), vnet })
-    }
-
-    fn next_arrival(&self) -> Option<Instant> {
-        (!self.host.borrow().to_nic.is_empty()).then_some(Instant::ZERO)
-    }
-
-    fn carries_offloads(&self) -> bool {
-        self.offloads
-    }
-}
-
 /// A router between a TUN-like port (offloads carried) and a plain IP
 /// link whose NIC has `egress` offloads: forward one TCP segment whose
 /// checksum the host left partial, and return what left on the plain link.
 fn forward_partial(egress: Features) -> Vec<u8> {
     let (tun_host, out_host) = (RefCell::new(Host::default()), RefCell::new(Host::default()));
-    let nic = |host, offloads, features| {
-        let mut cfg = NicConfig::ethernet(MacAddr([0; 6]));
-        cfg.medium = Medium::Ip;
-        cfg.offloads = features;
-        Box::new(SimNic::<64, 64, 66_000, HostPort<'_>>::new(cfg, HostPort { offloads, host }))
-    };
-    let (mut tun, mut out) = (nic(&tun_host, true, Features::ALL), nic(&out_host, false, egress));
+    let (mut tun, mut out) = (ip_nic(&tun_host, true, Features::ALL), ip_nic(&out_host, false, egress));
     let mut mem = storage();
     let mut ws = Box::new(WorldStorage::<2, 4, 32, 16, 4, 4, 4, 4>::new());
     let mut w = World::new(&mut ws, mem.pool(), [5; 16]).expect("world");
@@ -311,13 +289,8 @@ fn forward_partial(egress: Features) -> Vec<u8> {
     packet[10..12].copy_from_slice(&[0, 0]);
     let ip_sum = skbnet::wire::checksum::checksum(&packet[..20]);
     packet[10..12].copy_from_slice(&ip_sum.to_be_bytes());
-    let l4_len = (packet.len() - 20) as u16;
-    let seed =
-        pseudo_header_v4([10, 0, 0, 2].into(), [10, 0, 1, 2].into(), skbnet::wire::IpProtocol::TCP, l4_len).fold();
-    packet[36..38].copy_from_slice(&seed.to_be_bytes());
-    let needs =
-        VirtioNetHdr { flags: VirtioNetHdr::F_NEEDS_CSUM, csum_start: 20, csum_offset: 16, ..Default::default() };
-    tun_host.borrow_mut().to_nic.push_back((packet, needs));
+    leave_partial(&mut packet, [10, 0, 0, 2], [10, 0, 1, 2]);
+    tun_host.borrow_mut().to_nic.push_back((packet, HOST_PARTIAL));
     let mut now = Instant::ZERO;
     while out_host.borrow().sent.is_empty() && now < Instant::ZERO + Duration::from_millis(50) {
         w.poll(now);
@@ -327,7 +300,7 @@ fn forward_partial(egress: Features) -> Vec<u8> {
     assert!(w.pool_ref().stats().is_idle(), "pool not free: {:?}", w.pool_ref().stats());
     let mut sent = std::mem::take(&mut out_host.borrow_mut().sent);
     assert_eq!(sent.len(), 1, "the segment was forwarded once");
-    sent.remove(0)
+    sent.remove(0).0
 }
 
 #[test]
