@@ -7,7 +7,8 @@
 //! handshake or timer outlives them, that the counters agree with what the
 //! link did, and (in the harness) that the pool ends completely free.
 //!
-//! `SKBNET_SIM_SEEDS=N` runs seeds `0..N` (default 1000);
+//! `SKBNET_SIM_SEEDS=N` runs seeds `0..N` (default 1000), or `F..F+N` with
+//! `SKBNET_SIM_FIRST=F` (to sweep seeds no earlier run covered);
 //! `SKBNET_SIM_SEED=S` runs seed `S` alone and prints its scenario and
 //! counters. A failure prints its seed and scenario.
 
@@ -597,7 +598,9 @@ fn seeded_simulation() {
         return;
     }
     let seeds = env_u64("SKBNET_SIM_SEEDS").unwrap_or(1000);
-    let next = AtomicU64::new(0);
+    let first = env_u64("SKBNET_SIM_FIRST").unwrap_or(0);
+    let end = first.saturating_add(seeds);
+    let next = AtomicU64::new(first);
     let failures = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
     std::thread::scope(|s| {
@@ -605,7 +608,7 @@ fn seeded_simulation() {
             s.spawn(|| {
                 loop {
                     let seed = next.fetch_add(1, Ordering::Relaxed);
-                    if seed >= seeds {
+                    if seed >= end {
                         break;
                     }
                     if let Err(e) = run_seed(seed, false) {
@@ -618,5 +621,5 @@ fn seeded_simulation() {
     });
     let mut failed = failures.into_inner().expect("lock");
     failed.sort_unstable();
-    assert!(failed.is_empty(), "{} of {seeds} seeds failed: {failed:?}", failed.len());
+    assert!(failed.is_empty(), "{} of seeds {first}..{end} failed: {failed:?}", failed.len());
 }
