@@ -282,40 +282,52 @@ impl<'a> Reassembly<'a> {
     }
 
     /// Join the fragments of slot `i` into one packet behind the first
-    /// fragment's header.
+    /// fragment's header. `None` when that fails (the fragments are freed):
+    /// a datagram with a piece missing is never handed up.
     fn assemble(&mut self, pool: &mut SkbPool, i: usize) -> Option<SkBuff> {
         let mut slot = self.take(i)?;
         let first = slot.frags.pop_front(pool)?;
-        let total = slot.total.unwrap_or(0);
-        while let Some(frag) = slot.frags.pop_front(pool) {
-            let info = frag_info(pool, &frag);
-            let joined = info.is_some_and(|o| {
+        let joined = Self::join(pool, &first, &mut slot.frags, slot.total.unwrap_or(0));
+        slot.frags.purge(pool);
+        if joined.is_none() {
+            pool.free(first);
+            return None;
+        }
+        Some(first)
+    }
+
+    /// Append the rest of the fragments to `first` and rewrite its header
+    /// for the whole datagram of `total` payload bytes. `None` on the first
+    /// failure, leaving what is not yet appended in `rest`.
+    fn join(pool: &mut SkbPool, first: &SkBuff, rest: &mut SkbQueue, total: u32) -> Option<()> {
+        while let Some(frag) = rest.pop_front(pool) {
+            let trimmed = frag_info(pool, &frag).is_some_and(|o| {
                 pool.pull(&frag, o.ihl).is_ok() && pool.trim(&frag, (o.end - o.offset) as usize).is_ok()
             });
-            if !joined {
+            if !trimmed {
                 pool.free(frag);
-                continue;
+                return None;
             }
-            if let Err((_, frag)) = pool.append_skb(&first, frag) {
+            if let Err((_, frag)) = pool.append_skb(first, frag) {
                 pool.free(frag);
-                slot.frags.purge(pool);
-                pool.free(first);
                 return None;
             }
         }
-        let _ = pool.charge(&first, OwnerId::SYSTEM);
-        let ihl = frag_info(pool, &first).map_or(20, |f| f.ihl);
-        let hdr = pool.data_mut(&first).ok()?.get_mut(..ihl)?;
+        let _ = pool.charge(first, OwnerId::SYSTEM);
+        let ihl = frag_info(pool, first)?.ihl;
+        // Writing the header un-shares a cloned first fragment, which needs
+        // a buffer the pool may not have.
+        let hdr = pool.data_mut(first).ok()?.get_mut(..ihl)?;
         let mut ip = Ipv4Packet::new_quoted(hdr).ok()?;
         ip.set_total_len((ihl as u32 + total) as u16);
         ip.set_more_frags(false);
         ip.set_frag_offset(0);
         ip.fill_checksum();
-        if let Ok(m) = pool.meta_mut(&first) {
+        if let Ok(m) = pool.meta_mut(first) {
             // Per-fragment checksum states say nothing about the whole.
             m.csum = Checksum::None;
         }
-        Some(first)
+        Some(())
     }
 
     /// The next datagram that has timed out by `now`, taken out. Call until
@@ -546,5 +558,37 @@ mod tests {
             ReasmResult::Dropped(DropReason::ReasmTooBig)
         ));
         assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn a_datagram_that_cannot_be_rewritten_is_dropped_and_freed() {
+        // The first fragment shares its buffer with a clone still held
+        // elsewhere (a tap, a flooding bridge), so fixing the header must
+        // copy it; with the pool exhausted that fails. The fragments must
+        // go back to the pool, not stay allocated with no owner.
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        let mut f = fragments(&mut pool, 5, 3000, 1500);
+        let tap = pool.clone(&f[0], OwnerId::SYSTEM).unwrap();
+        let last = f.pop().unwrap();
+        for s in f {
+            assert!(matches!(r.add(&mut pool, owner, NsId(0), s, Instant::ZERO), ReasmResult::Held));
+        }
+        let mut hog = Vec::new();
+        while let Ok(s) = pool.alloc(OwnerId::SYSTEM) {
+            hog.push(s);
+        }
+        assert!(matches!(
+            r.add(&mut pool, owner, NsId(0), last, Instant::ZERO),
+            ReasmResult::Dropped(DropReason::NoMemory)
+        ));
+        assert!(r.is_empty());
+        for s in hog.into_iter().chain([tap]) {
+            pool.free(s);
+        }
+        assert_eq!(pool.owner_stats(owner).unwrap().used, 0);
+        assert!(pool.stats().is_idle(), "{:?}", pool.stats());
     }
 }
