@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use common::*;
 use skbnet::dev::Features;
+use skbnet::ip::fib::{Route, RouteKind};
 use skbnet::netns::{NsId, SmallWorldStorage, World};
 use skbnet::socket::{Errno, SockId, SockOpt, SockType};
 use skbnet::stats::DropReason;
@@ -332,5 +333,27 @@ fn lro_merged_segments_that_fit_the_next_hop_are_forwarded() {
         for id in [c, s, l] {
             w.close(id).unwrap();
         }
+    });
+}
+
+#[test]
+fn a_blackhole_route_on_the_router_discards_silently_and_frees() {
+    with_topo(Features::ALL, |w, t| {
+        let _server = udp(w, t.h2, 7);
+        let hole = Route { kind: RouteKind::Blackhole, ..Route::unicast(H2, 32, None, 0) };
+        w.add_route(t.r, hole).unwrap();
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        for i in 0..5u8 {
+            w.sendmsg(client, &[i; 300], None).unwrap();
+        }
+        // No ICMP comes back: a blackhole says nothing.
+        assert_eq!(recv(w, t, client), Err(Errno::WouldBlock));
+        let r = w.stats(t.r).unwrap();
+        assert_eq!(r.ip.InNoRoutes, 5);
+        assert_eq!(r.drops.get(DropReason::NoRoute), 5);
+        assert_eq!((r.ip.ForwDatagrams, r.icmp.OutDestUnreachs), (0, 0));
+        // with_topo checks that the five datagrams went back to the pool.
+        w.close(client).unwrap();
     });
 }

@@ -28,7 +28,8 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.ip.InNoRoutes += 1;
             }
             match kind {
-                Some(RouteKind::Blackhole) => {}
+                // A blackhole discards without a word (RTN_BLACKHOLE).
+                Some(RouteKind::Blackhole) => self.pool.free(skb),
                 Some(RouteKind::Prohibit) => self.icmp_dst_unreach(ns, skb, DstUnreachable::AdminProhibited, now),
                 Some(RouteKind::Unreachable) => self.icmp_dst_unreach(ns, skb, DstUnreachable::HostUnreachable, now),
                 _ => self.icmp_dst_unreach(ns, skb, DstUnreachable::NetUnreachable, now),

@@ -14,6 +14,7 @@ use crate::skb::{Checksum, OwnerId, PacketType, SkBuff};
 use crate::socket::{Errno, Proto};
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::udp::Delivery;
 use crate::wire::checksum::{InetSum, update_u16};
 use crate::wire::{DstUnreachable, Icmpv4Repr, Icmpv4Type, IpProtocol, Ipv4Packet, TimeExceeded};
 
@@ -70,7 +71,12 @@ impl<H: NfHooks> World<'_, H> {
                     n.stats.icmp.InEchoReps += 1;
                 }
                 let ident = u16::from_be_bytes([self.pool.data(&skb)[4], self.pool.data(&skb)[5]]);
-                self.sock_deliver(ns, Proto::Icmp, SocketAddrV4::new(dst, ident), SocketAddrV4::new(src, 0), skb);
+                let to = SocketAddrV4::new(dst, ident);
+                if let Delivery::NoSocket(skb) = self.sock_deliver(ns, Proto::Icmp, to, SocketAddrV4::new(src, 0), skb)
+                {
+                    // An echo reply nobody waits for (Linux's `ping_rcv`): dropped, and counted.
+                    self.ip_drop_quiet(ns, skb, DropReason::NoSocket);
+                }
             }
             Icmpv4Type::DST_UNREACHABLE | Icmpv4Type::TIME_EXCEEDED | Icmpv4Type::PARAM_PROBLEM => {
                 if let Some(n) = self.netns_mut(ns) {

@@ -376,12 +376,6 @@ impl<H: NfHooks> World<'_, H> {
     ) -> Delivery {
         match self.socks.lookup(ns, proto, to, from) {
             Some(id) => self.queue_to(id, skb),
-            None if proto == Proto::Icmp => {
-                // An echo reply nobody waits for (Linux's `ping_rcv`): dropped, and counted.
-                self.pool.free(skb);
-                self.drop_count(ns, DropReason::NoSocket);
-                Delivery::Full
-            }
             None => Delivery::NoSocket(skb),
         }
     }

@@ -24,6 +24,7 @@ use crate::wire::{DstUnreachable, IpProtocol};
 pub const MAX_PAYLOAD: usize = 65_507;
 
 /// What [`World::sock_deliver`] did.
+#[must_use = "a packet no socket took comes back in `NoSocket` and must be freed"]
 pub(crate) enum Delivery {
     /// Queued on a socket.
     Queued,
@@ -147,7 +148,10 @@ impl<H: NfHooks> World<'_, H> {
         let skb = self.udp_payload(ns, owner, data)?;
         let csum_partial =
             total <= usize::from(route.mtu) && self.iface(route.oif).is_some_and(|i| i.dev.get().features().tx_csum);
-        self.udp_header(&skb, local.port(), dst, route.src, csum_partial)?;
+        if let Err(e) = self.udp_header(&skb, local.port(), dst, route.src, csum_partial) {
+            self.pool.free(skb);
+            return Err(e);
+        }
         let ttl = opts.ttl.unwrap_or_else(|| self.netns(ns).map_or(64, |n| n.sysctl.default_ttl));
         let p = IpParams { proto: IpProtocol::UDP, ttl, tos: opts.tos, df: opts.pmtu_discover };
         match self.ip_queue_xmit(ns, skb, &route, *dst.ip(), p, now) {
