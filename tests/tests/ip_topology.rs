@@ -357,3 +357,28 @@ fn a_blackhole_route_on_the_router_discards_silently_and_frees() {
         w.close(client).unwrap();
     });
 }
+
+#[test]
+fn a_permanent_neighbour_sends_what_waited_for_its_address() {
+    with_topo(Features::ALL, |w, t| {
+        // h1 reaches h2's subnet through a gateway that never answers ARP.
+        let gw = Ipv4Addr::new(10, 0, 1, 77);
+        w.add_route_via(t.h1, Ipv4Addr::new(10, 0, 2, 0), 24, gw).unwrap();
+        let server = udp(w, t.h2, 7);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(H2, 7)).unwrap();
+        w.sendmsg(client, b"waited for the gateway", None).unwrap();
+        run(w, t, 500, |_| false);
+        assert_eq!(w.stats(t.h2).unwrap().udp.InDatagrams, 0, "still waiting for ARP");
+        // The administrator names the gateway's MAC: the router's eth0.
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        w.add_neigh(eth0, gw, skbnet::wire::MacAddr([2, 0, 0, 0, 0, 0x21])).unwrap();
+        let (got, from) = recv(w, t, server).unwrap();
+        assert_eq!(got, b"waited for the gateway");
+        assert_eq!(*from.ip(), H1);
+        let h1 = w.stats(t.h1).unwrap();
+        assert_eq!(h1.drops.get(DropReason::NeighFailed), 0);
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}

@@ -447,22 +447,27 @@ impl<'a> NeighTable<'a> {
     }
 
     /// Add a permanent entry (`ip neigh add ... lladdr ... nud permanent`).
-    pub fn add_permanent(&mut self, pool: &mut SkbPool, k: NeighKey, mac: MacAddr, now: Instant) -> bool {
+    /// `None` when the table is full. An entry still resolving gives back
+    /// the packets waiting for it, now to be sent to `mac` (as Linux's
+    /// `neigh_update` sends the queue of an entry it makes valid); left
+    /// queued, a permanent entry would never release them.
+    pub fn add_permanent(&mut self, pool: &mut SkbPool, k: NeighKey, mac: MacAddr, now: Instant) -> Option<SkbQueue> {
         let i = match self.find(k) {
             Some(i) => i,
-            None => match self.create(pool, k, now) {
-                Some(i) => i,
-                None => return false,
-            },
+            None => self.create(pool, k, now)?,
         };
         let old = self.timer_of(i);
+        let mut waiting = SkbQueue::new();
         if let Some(n) = self.slots[i].as_mut() {
             n.mac = mac;
             n.state = NudState::Permanent;
             n.timer = Instant::MAX;
+            n.probes = 0;
+            waiting = core::mem::take(&mut n.queue);
         }
+        self.queued -= waiting.len();
         self.retimed(i, old);
-        true
+        Some(waiting)
     }
 
     /// The next timer that is due by `now`, with what it asks for. Call

@@ -441,7 +441,9 @@ impl<'a, H: NfHooks> World<'a, H> {
         let ns = self.iface(ifindex).ok_or(NetnsError::NotFound)?.ns;
         let k = crate::neigh::NeighKey { ns, ifindex, ip };
         let now = self.now;
-        if self.neigh.add_permanent(&mut self.pool, k, mac, now) { Ok(()) } else { Err(NetnsError::Full) }
+        let waiting = self.neigh.add_permanent(&mut self.pool, k, mac, now).ok_or(NetnsError::Full)?;
+        self.neigh_flush(ns, ifindex, mac, waiting, now);
+        Ok(())
     }
 
     /// Add a route (`ip route add`).
