@@ -382,3 +382,43 @@ fn a_permanent_neighbour_sends_what_waited_for_its_address() {
         w.close(server).unwrap();
     });
 }
+
+#[test]
+fn a_tun_device_on_the_router_reaches_hosts_behind_ethernet() {
+    // The VPN shape: an application behind tun0 on the router pings h1.
+    // What it writes has no room for an Ethernet header; forwarding must
+    // make some, first through the ARP queue and then directly.
+    with_topo(Features::ALL, |w, t| {
+        let tun = w.add_tun(t.r, "tun0").unwrap();
+        w.set_link_up(tun, true).unwrap();
+        w.add_addr(tun, Ipv4Addr::new(10, 8, 0, 1), 24).unwrap();
+        let app = Ipv4Addr::new(10, 8, 0, 2);
+        for seq in 1..=2u16 {
+            let mut req = Vec::new();
+            etherparse::PacketBuilder::ipv4(app.octets(), H1.octets(), 64)
+                .icmpv4_echo_request(0x77, seq)
+                .write(&mut req, b"through the tunnel")
+                .unwrap();
+            w.tun_write(tun, &req).unwrap();
+            let mut buf = [0u8; 1500];
+            let mut n = None;
+            run(w, t, 2_000, |w| {
+                n = w.tun_read(tun, &mut buf).unwrap();
+                n.is_some()
+            });
+            let n = n.unwrap_or_else(|| panic!("no echo reply {seq} came back through tun0"));
+            let reply = etherparse::SlicedPacket::from_ip(&buf[..n]).unwrap();
+            let Some(etherparse::NetSlice::Ipv4(ip)) = &reply.net else { panic!("not IPv4") };
+            assert_eq!((ip.header().source_addr(), ip.header().destination_addr()), (H1, app));
+            let Some(etherparse::TransportSlice::Icmpv4(icmp)) = &reply.transport else { panic!("not ICMP") };
+            assert_eq!(
+                icmp.icmp_type(),
+                etherparse::Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader { id: 0x77, seq })
+            );
+            assert_eq!(icmp.payload(), b"through the tunnel");
+        }
+        let r = w.stats(t.r).unwrap();
+        assert_eq!(r.ip.ForwDatagrams, 4, "two requests out, two replies back");
+        assert_eq!(r.drops.total(), 0, "{:?}", r.drops);
+    });
+}

@@ -55,7 +55,7 @@ impl<H: NfHooks> World<'_, H> {
                     true,
                     now,
                 );
-                self.neigh_flush(ns, ifindex, arp.sender_hw, q, now);
+                self.neigh_flush(ifindex, arp.sender_hw, q, now);
             }
             self.arp_send(ifindex, ArpOp::Reply, arp.target_ip, sip, arp.sender_hw, now);
             return;
@@ -67,7 +67,7 @@ impl<H: NfHooks> World<'_, H> {
         let confirmed = arp.op == ArpOp::Reply && for_us;
         let q =
             self.neigh.update(&mut self.pool, NeighKey { ns, ifindex, ip: sip }, arp.sender_hw, confirmed, false, now);
-        self.neigh_flush(ns, ifindex, arp.sender_hw, q, now);
+        self.neigh_flush(ifindex, arp.sender_hw, q, now);
     }
 
     /// Send an ARP message from interface `ifindex`: a request for

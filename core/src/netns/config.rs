@@ -442,7 +442,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         let k = crate::neigh::NeighKey { ns, ifindex, ip };
         let now = self.now;
         let waiting = self.neigh.add_permanent(&mut self.pool, k, mac, now).ok_or(NetnsError::Full)?;
-        self.neigh_flush(ns, ifindex, mac, waiting, now);
+        self.neigh_flush(ifindex, mac, waiting, now);
         Ok(())
     }
 

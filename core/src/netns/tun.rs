@@ -11,6 +11,9 @@ use crate::skb::{IfIndex, OwnerId};
 /// Packets a TUN device holds each way.
 const TUN_QUEUE: usize = 64;
 
+/// Bytes a TUN write leaves free before the packet for a link header.
+const TUN_HEADROOM: usize = 32;
+
 impl<'a, H: NfHooks> World<'a, H> {
     /// Create a TUN device (`ip tuntap add dev NAME mode tun`), down.
     pub fn add_tun(&mut self, ns: NsId, name: &str) -> Result<IfIndex, NetnsError> {
@@ -44,7 +47,11 @@ impl<'a, H: NfHooks> World<'a, H> {
         if packet.is_empty() || packet.len() > mtu || packet.len() > self.pool.buf_size() {
             return Err(TunError::BadPacket);
         }
-        let skb = self.pool.alloc(OwnerId::SYSTEM).map_err(|_| TunError::BadPacket)?;
+        // Room in front for a link header, so that forwarding the packet
+        // out an Ethernet device pushes one in place (Linux's tun_get_user
+        // reserves NET_SKB_PAD the same way).
+        let headroom = TUN_HEADROOM.min(self.pool.buf_size() - packet.len());
+        let skb = self.pool.alloc_with_headroom(OwnerId::SYSTEM, headroom).map_err(|_| TunError::BadPacket)?;
         match self.pool.put(&skb, packet.len()) {
             Ok(b) => b.copy_from_slice(packet),
             Err(_) => {

@@ -7,7 +7,7 @@
 use crate::dev::TxBusy;
 use crate::dev::xmit::validate_xmit;
 use crate::netfilter::NfHooks;
-use crate::netns::{Iface, NsId, World};
+use crate::netns::{Iface, World};
 use crate::skb::{IfIndex, OwnerId, SkBuff, SkbPool, SkbQueue};
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -24,13 +24,15 @@ impl<H: NfHooks> World<'_, H> {
         now: Instant,
     ) -> Result<(), DropReason> {
         let Some(src) = self.hw_addr(ifindex) else {
-            self.pool.free(skb);
-            return Err(DropReason::DeviceDrop);
+            return Err(self.xmit_drop(ifindex, skb, DropReason::DeviceDrop));
         };
         let repr = EthernetRepr { dst, src, vlan: None, ethertype };
-        if self.pool.push(&skb, 14).map(|h| repr.emit(h).is_ok()) != Ok(true) {
-            self.pool.free(skb);
-            return Err(DropReason::NoMemory);
+        // A packet that came in without room for a link header (a TUN
+        // write, a forwarded IP-medium packet) gets it here, as
+        // ip_finish_output2's skb_expand_head does.
+        let pushed = self.pool.expand_head(&skb, 14).and_then(|()| self.pool.push(&skb, 14));
+        if pushed.map(|h| repr.emit(h).is_ok()) != Ok(true) {
+            return Err(self.xmit_drop(ifindex, skb, DropReason::NoMemory));
         }
         let data = self.pool.data_offset(&skb);
         if let Ok(m) = self.pool.meta_mut(&skb) {
@@ -40,14 +42,26 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Send the packets that waited for a neighbour, now resolved to `mac`.
-    pub(crate) fn neigh_flush(&mut self, ns: NsId, ifindex: IfIndex, mac: MacAddr, mut queue: SkbQueue, now: Instant) {
+    pub(crate) fn neigh_flush(&mut self, ifindex: IfIndex, mac: MacAddr, mut queue: SkbQueue, now: Instant) {
         while let Some(skb) = queue.pop_front(&mut self.pool) {
             // Out of the neighbour queue's memory, into the stack's.
             let _ = self.pool.charge(&skb, OwnerId::SYSTEM);
-            if let Err(why) = self.eth_xmit(ifindex, mac, EtherType::IPV4, skb, now) {
-                self.drop_count(ns, why);
-            }
+            // A failure is counted where it happens (eth_xmit, dev_queue_xmit).
+            let _ = self.eth_xmit(ifindex, mac, EtherType::IPV4, skb, now);
         }
+    }
+
+    /// Free a frame that could not be sent on `ifindex`, counted in its
+    /// namespace and the device's `tx_dropped`.
+    fn xmit_drop(&mut self, ifindex: IfIndex, skb: SkBuff, why: DropReason) -> DropReason {
+        self.pool.free(skb);
+        let slot = usize::from(ifindex).checked_sub(1);
+        if let Some(iface) = slot.and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut) {
+            iface.tx_dropped += 1;
+            let ns = iface.ns;
+            self.drop_count(ns, why);
+        }
+        why
     }
 
     /// Queue `skb` (a complete frame for the medium) on `ifindex`.
