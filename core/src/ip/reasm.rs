@@ -172,11 +172,25 @@ impl<'a> Reassembly<'a> {
         match self.insert(pool, i, &f, skb) {
             Err(why) => ReasmResult::Dropped(why),
             Ok(false) => ReasmResult::Held,
+            // Each fragment fit 65535 bytes with its own header; the whole
+            // carries the first fragment's, which may be longer.
+            Ok(true) if self.whole_len(pool, i).is_none_or(|n| n > usize::from(u16::MAX)) => {
+                self.kill(pool, i);
+                ReasmResult::Dropped(DropReason::ReasmTooBig)
+            }
             Ok(true) => match self.assemble(pool, i) {
                 Some(whole) => ReasmResult::Complete(whole),
                 None => ReasmResult::Dropped(DropReason::NoMemory),
             },
         }
+    }
+
+    /// Bytes of slot `i`'s datagram once whole: the first fragment's
+    /// header and every payload byte.
+    fn whole_len(&self, pool: &SkbPool, i: usize) -> Option<usize> {
+        let slot = self.slots.get(i)?.as_ref()?;
+        let first = frag_info(pool, &slot.frags.front(pool)?)?;
+        Some(first.ihl + slot.total? as usize)
     }
 
     fn find(&self, ns: NsId, f: &FragInfo) -> Option<usize> {
@@ -590,5 +604,50 @@ mod tests {
         }
         assert_eq!(pool.owner_stats(owner).unwrap().used, 0);
         assert!(pool.stats().is_idle(), "{:?}", pool.stats());
+    }
+
+    #[test]
+    fn a_datagram_too_big_with_the_first_fragments_options_is_refused() {
+        // The last fragment fits 65535 bytes with its own 20-byte header,
+        // but the datagram carries the first fragment's 60-byte header:
+        // 65575 bytes, which a 16-bit total length cannot say.
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        let frag = |pool: &mut SkbPool, options: usize, offset: u16, len: usize, more: bool| {
+            let ihl = 20 + options;
+            let mut b = vec![0u8; ihl + len];
+            b[0] = 0x40 | (ihl / 4) as u8;
+            b[2..4].copy_from_slice(&((ihl + len) as u16).to_be_bytes());
+            b[4..6].copy_from_slice(&7u16.to_be_bytes());
+            b[6..8].copy_from_slice(&((offset / 8) | if more { 0x2000 } else { 0 }).to_be_bytes());
+            (b[8], b[9]) = (64, 17);
+            b[12..16].copy_from_slice(&[10, 0, 0, 1]);
+            b[16..20].copy_from_slice(&[10, 0, 0, 2]);
+            b[20..ihl].fill(1); // NOPs
+            let mut ip = Ipv4Packet::new_checked(&mut b[..]).unwrap();
+            ip.fill_checksum();
+            let skb = pool.alloc_with_headroom(OwnerId::SYSTEM, 64).unwrap();
+            pool.append(&skb, &b).unwrap();
+            skb
+        };
+        let first = frag(&mut pool, 40, 0, 8, true);
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), first, Instant::ZERO), ReasmResult::Held));
+        // The middle, offsets 8..65512, in 1480-byte fragments.
+        let mut at = 8u16;
+        while at < 65_512 {
+            let len = 1480.min(usize::from(65_512 - at));
+            let m = frag(&mut pool, 0, at, len, true);
+            assert!(matches!(r.add(&mut pool, owner, NsId(0), m, Instant::ZERO), ReasmResult::Held), "at {at}");
+            at += len as u16;
+        }
+        let last = frag(&mut pool, 0, 65_512, 3, false);
+        assert!(matches!(
+            r.add(&mut pool, owner, NsId(0), last, Instant::ZERO),
+            ReasmResult::Dropped(DropReason::ReasmTooBig)
+        ));
+        assert!(r.is_empty());
+        assert!(pool.stats().is_idle());
     }
 }
