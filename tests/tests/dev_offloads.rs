@@ -333,6 +333,28 @@ fn gro_passes_bad_checksums_up_unmerged() {
     assert_eq!(out[1].0, frames[2], "the corrupt segment arrives as it was, for TCP to drop");
 }
 
+#[test]
+fn gro_passes_a_bad_ip_header_checksum_up_unmerged() {
+    // The device vouched for the TCP checksum; the IPv4 header is still
+    // GRO's to check, or the merged packet's rebuilt header would hide it.
+    let (mut frames, _) = train(3, 1000);
+    frames[1][14 + 10] ^= 0x01;
+    let mut st = storage();
+    let mut pool = st.pool();
+    let mut g: Gro<8> = Gro::new();
+    let mut out = SkbQueue::new();
+    for f in &frames {
+        let skb = rx_skb(&mut pool, f);
+        pool.meta_mut(&skb).unwrap().csum = Checksum::Unnecessary;
+        g.receive(&mut pool, Medium::Ethernet, skb, &mut out);
+    }
+    g.flush(&mut pool, &mut out);
+    let got = drain_bytes(&mut pool, &mut out);
+    assert_eq!(got, frames, "three packets, unmerged, in order, as they came");
+    assert_eq!(g.stats().bad_csum, 1);
+    assert!(pool.stats().is_idle());
+}
+
 /// Regression: a frame LRO cannot take (here a bad checksum, as well an
 /// ICMP message or a checksum the host left partial) was written into the
 /// ring behind the open context without closing it, so it waited for the

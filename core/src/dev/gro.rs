@@ -21,7 +21,7 @@ use core::net::Ipv4Addr;
 
 use super::Medium;
 use crate::skb::{Checksum, Gso, GsoType, SkBuff, SkbId, SkbPool, SkbQueue};
-use crate::wire::checksum::pseudo_header_v4;
+use crate::wire::checksum::{checksum, pseudo_header_v4};
 use crate::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, WireError};
 
 const ACK: u8 = 0x10;
@@ -291,8 +291,15 @@ impl<const FLOWS: usize> Gro<FLOWS> {
         out.push_back(pool, skb);
     }
 
-    /// Trust the device, or verify in software (and remember the result).
+    /// The IPv4 header's checksum always (`inet_gro_receive`'s
+    /// `ip_fast_csum`: a merged packet leaves with a rebuilt header, which
+    /// would hide a corrupt one from `ip_rcv`); the TCP checksum unless the
+    /// device vouched for it, verified in software and remembered.
     fn checksum_ok(&self, pool: &mut SkbPool, skb: &SkBuff, l3: u16, seg: &TcpSeg) -> bool {
+        let ip_hdr = pool.data(skb).get(usize::from(l3)..usize::from(l3) + usize::from(seg.ip_header_len()));
+        if ip_hdr.is_none_or(|h| checksum(h) != 0) {
+            return false;
+        }
         match pool.meta(skb).csum {
             Checksum::Unnecessary | Checksum::Partial { .. } => return true,
             Checksum::None | Checksum::Complete(_) => {}
