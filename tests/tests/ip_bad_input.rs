@@ -512,6 +512,11 @@ fn table() -> Vec<Case> {
             |s, _| s.drops.count(DropReason::BadArp),
         ),
         case(
+            "ARP with an opcode neither request nor reply",
+            vec![eth([0xff; 6], ETH_ARP, &arp(3, MAC_PEER, PEER, [0; 6], US))],
+            |s, _| s.drops.count(DropReason::BadArp),
+        ),
+        case(
             "ARP from outside our subnet",
             vec![eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, [192, 168, 7, 7], [0; 6], US))],
             |s, _| s.drops.count(DropReason::ArpNotOurSubnet),

@@ -28,7 +28,11 @@ impl<H: NfHooks> World<'_, H> {
             return;
         };
         let sip = arp.sender_ip;
-        if !arp.sender_hw.is_unicast() || sip.is_broadcast() || sip.is_multicast() {
+        // Only requests and replies mean anything: RFC 826 would merge the
+        // sender of any opcode into the table, but Linux's arp_process drops
+        // other opcodes first, so that they cannot rewrite an entry.
+        let known_op = matches!(arp.op, ArpOp::Request | ArpOp::Reply);
+        if !known_op || !arp.sender_hw.is_unicast() || sip.is_broadcast() || sip.is_multicast() {
             self.drop_count(ns, DropReason::BadArp);
             return;
         }
