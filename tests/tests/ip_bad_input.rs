@@ -21,7 +21,7 @@ use common::*;
 use etherparse::{Ethernet2Header, IpNumber, Ipv4Header, PacketBuilder};
 use skbnet::dev::Features;
 use skbnet::netns::{NsId, SmallWorldStorage, World};
-use skbnet::socket::{Errno, SockId, SockType};
+use skbnet::socket::{Errno, SockId, SockOpt, SockType};
 use skbnet::stats::{DropReason, NetStats};
 use skbnet::time::Instant;
 use skbnet_nic_sim::link::{NoTap, Side};
@@ -671,5 +671,53 @@ fn an_icmp_message_of_unknown_type_is_an_error() {
         run_case(w, h, &c);
         let st = w.stats(h.ns).unwrap();
         assert_eq!((st.icmp.InErrors, st.drops.get(DropReason::BadIcmp)), (1, 1));
+    });
+}
+
+#[test]
+fn a_broadcast_reaches_every_socket_on_its_port_however_many() {
+    // More sockets than the delivery gathers at once (16): each still gets
+    // its copy, and nothing is counted as dropped.
+    with_host(Features::ALL, |w, h| {
+        let socks: Vec<SockId> = (0..20)
+            .map(|_| {
+                let s = w.socket(h.ns, SockType::Udp).unwrap();
+                w.setsockopt(s, SockOpt::ReuseAddr(true)).unwrap();
+                w.bind(s, sa(Ipv4Addr::UNSPECIFIED, 6000)).unwrap();
+                s
+            })
+            .collect();
+        let before = w.stats(h.ns).unwrap().clone();
+        inject(w, h, &[eth([0xff; 6], ETH_IPV4, &udp(PEER, [10, 0, 0, 255], 6000, b"to everyone"))]);
+        let mut buf = [0u8; 64];
+        for (i, &s) in socks.iter().enumerate() {
+            let m = w.recvmsg(s, &mut buf).unwrap_or_else(|e| panic!("socket {i} got nothing: {e:?}"));
+            assert_eq!(&buf[..m.len], b"to everyone");
+            w.close(s).unwrap();
+        }
+        let after = w.stats(h.ns).unwrap();
+        assert_eq!(after.udp.InDatagrams - before.udp.InDatagrams, 20);
+        assert_eq!(after.drops.total(), before.drops.total(), "{:?}", after.drops);
+    });
+}
+
+/// Regression: a ping socket's full receive buffer was counted as UDP
+/// errors (UdpRcvbufErrors, UdpInErrors).
+#[test]
+fn a_full_ping_socket_counts_no_udp_error() {
+    with_host(Features::ALL, |w, h| {
+        w.setsockopt(h.ping, SockOpt::RcvBuf(4096)).unwrap();
+        let req = echo_request(0, 1, &[0; 8]);
+        w.sendmsg(h.ping, &req[20..], Some(sa(PEER.into(), 0))).unwrap();
+        inject(w, h, &[]);
+        let ident = w.local_addr(h.ping).unwrap().port();
+        let before = *w.stats(h.ns).unwrap();
+        let replies: Vec<Vec<u8>> = (1..=6).map(|seq| to_us(&echo_reply(ident, seq, &[0; 1000]))).collect();
+        inject(w, h, &replies);
+        let after = *w.stats(h.ns).unwrap();
+        assert!(after.drops.get(DropReason::RcvBufFull) > before.drops.get(DropReason::RcvBufFull));
+        assert_eq!((after.udp.InErrors, after.udp.RcvbufErrors), (before.udp.InErrors, before.udp.RcvbufErrors));
+        let mut buf = [0u8; 2048];
+        while w.recvmsg(h.ping, &mut buf).is_ok() {}
     });
 }

@@ -386,12 +386,16 @@ impl<H: NfHooks> World<'_, H> {
             self.pool.free(skb);
             return Delivery::Full;
         };
-        let ns = s.ns;
+        let (ns, udp) = (s.ns, s.proto == Proto::Udp);
         if self.pool.charge(&skb, s.rcv_owner).is_err() {
             self.pool.free(skb);
             if let Some(n) = self.netns_mut(ns) {
-                n.stats.udp.RcvbufErrors += 1;
-                n.stats.udp.InErrors += 1;
+                // A ping socket's overflow is no UDP error (Linux counts
+                // only the drop there).
+                if udp {
+                    n.stats.udp.RcvbufErrors += 1;
+                    n.stats.udp.InErrors += 1;
+                }
                 n.stats.drops.count(DropReason::RcvBufFull);
             }
             return Delivery::Full;

@@ -87,27 +87,43 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// A datagram to a broadcast address goes to every socket on its port
-    /// (`__udp4_lib_mcast_deliver`), each getting a clone.
+    /// (`__udp4_lib_mcast_deliver`), each getting a clone. The sockets are
+    /// gathered a batch at a time, as Linux gathers them in a stack array,
+    /// so however many there are, each gets its copy or a counted drop: a
+    /// full receive buffer counts there, a clone the pool cannot make
+    /// counts `NoMemory`, and only a port nobody listens on `NoSocket`.
     fn udp_broadcast(&mut self, ns: NsId, to: SocketAddrV4, from: SocketAddrV4, skb: SkBuff) {
-        let mut targets: heapless::Vec<SockId, 16> = heapless::Vec::new();
-        for (id, s) in self.socks.bound_to(ns, Proto::Udp, to.port()) {
-            let addr_ok = s.local.ip().is_unspecified() || *s.local.ip() == *to.ip();
-            if addr_ok && s.remote.is_none_or(|r| r == from) && targets.push(id).is_err() {
+        let (mut matched, mut delivered, mut no_memory) = (0, 0, 0);
+        loop {
+            let mut batch: heapless::Vec<SockId, 16> = heapless::Vec::new();
+            let wanted = self.socks.bound_to(ns, Proto::Udp, to.port()).filter(|(_, s)| {
+                (s.local.ip().is_unspecified() || *s.local.ip() == *to.ip()) && s.remote.is_none_or(|r| r == from)
+            });
+            for (id, _) in wanted.skip(matched) {
+                if batch.push(id).is_err() {
+                    break;
+                }
+            }
+            if batch.is_empty() {
                 break;
             }
-        }
-        let mut delivered = 0;
-        for id in targets {
-            let Ok(copy) = self.pool.clone(&skb, crate::skb::OwnerId::SYSTEM) else { break };
-            if let Delivery::Queued = self.queue_to(id, copy) {
-                delivered += 1;
+            matched += batch.len();
+            for id in batch {
+                match self.pool.clone(&skb, crate::skb::OwnerId::SYSTEM) {
+                    Ok(copy) => delivered += u64::from(matches!(self.queue_to(id, copy), Delivery::Queued)),
+                    Err(_) => no_memory += 1,
+                }
             }
         }
         self.pool.free(skb);
         if let Some(n) = self.netns_mut(ns) {
             n.stats.udp.InDatagrams += delivered;
-            if delivered == 0 {
+            if matched == 0 {
                 n.stats.drops.count(DropReason::NoSocket);
+            }
+            for _ in 0..no_memory {
+                n.stats.udp.InErrors += 1;
+                n.stats.drops.count(DropReason::NoMemory);
             }
         }
     }

@@ -47,7 +47,7 @@ pub fn storage() -> Mem {
         heads: vec![Head::EMPTY; 2048],
         info: vec![BufInfo::EMPTY; 1024],
         data: vec![0; 1024 * 2048],
-        owners: vec![OwnerSlot::EMPTY; 16],
+        owners: vec![OwnerSlot::EMPTY; 64],
     }
 }
 
