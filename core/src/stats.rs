@@ -286,6 +286,9 @@ pub enum DropReason {
     ReasmNoSpace,
     /// Reassembled datagram would exceed 65535 bytes.
     ReasmTooBig,
+    /// An exact copy of a fragment already held (Linux's `DUP_FRAG`): the
+    /// copy goes, the datagram lives on.
+    ReasmDuplicate,
     /// Malformed or unsupported ARP.
     BadArp,
     /// ARP from outside our subnets.
@@ -353,6 +356,7 @@ impl DropReason {
         DropReason::ReasmTimeout,
         DropReason::ReasmNoSpace,
         DropReason::ReasmTooBig,
+        DropReason::ReasmDuplicate,
         DropReason::BadArp,
         DropReason::ArpNotOurSubnet,
         DropReason::NeighFailed,

@@ -721,3 +721,29 @@ fn a_full_ping_socket_counts_no_udp_error() {
         while w.recvmsg(h.ping, &mut buf).is_ok() {}
     });
 }
+
+/// Regression: an exact duplicate of a fragment counted a reassembly
+/// failure although its datagram went on to reassemble.
+#[test]
+fn a_duplicate_fragment_is_dropped_without_failing_its_datagram() {
+    with_host(Features::ALL, |w, h| {
+        let whole = echo_request(9, 1, &[5; 16]);
+        let part = |bytes: std::ops::Range<usize>, more: bool, offset_units: u16| {
+            let mut p = whole[..20].to_vec();
+            p.extend_from_slice(&whole[20 + bytes.start..20 + bytes.end]);
+            let len = p.len() as u16;
+            p[2..4].copy_from_slice(&len.to_be_bytes());
+            to_us(&fragment(p, more, offset_units))
+        };
+        let first = part(0..16, true, 0);
+        let before = *w.stats(h.ns).unwrap();
+        let out = inject(w, h, &[first.clone(), first, part(16..24, false, 2)]);
+        let after = *w.stats(h.ns).unwrap();
+        assert_eq!(out.len(), 1, "the reassembled echo request is answered");
+        assert_eq!(after.ip.ReasmReqds - before.ip.ReasmReqds, 3);
+        assert_eq!(after.ip.ReasmOKs - before.ip.ReasmOKs, 1);
+        assert_eq!(after.ip.ReasmFails, before.ip.ReasmFails);
+        let dups = |s: &NetStats| s.drops.get(DropReason::ReasmDuplicate);
+        assert_eq!(dups(&after) - dups(&before), 1);
+    });
+}

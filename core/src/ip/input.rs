@@ -229,7 +229,11 @@ impl<H: NfHooks> World<'_, H> {
             ReasmResult::Held => None,
             ReasmResult::Dropped(why) => {
                 if let Some(n) = self.netns_mut(ns) {
-                    n.stats.ip.ReasmFails += 1;
+                    // A duplicate fails nothing: its datagram is still whole
+                    // or on its way.
+                    if why != DropReason::ReasmDuplicate {
+                        n.stats.ip.ReasmFails += 1;
+                    }
                     n.stats.drops.count(why);
                 }
                 None

@@ -155,15 +155,20 @@ impl<'a> Reassembly<'a> {
         //# datagram can be up to 65,535 octets long.
         let bad_len = f.more && (f.end - f.offset) % 8 != 0;
         let too_big = f.end as usize + f.ihl > usize::from(u16::MAX);
-        let i = match self.find(ns, &f) {
+        let found = self.find(ns, &f);
+        if too_big || bad_len {
+            // It dooms its datagram, if one is waiting, but must not evict
+            // another to make room for itself.
+            pool.free(skb);
+            if let Some(i) = found {
+                self.kill(pool, i);
+            }
+            return ReasmResult::Dropped(if too_big { DropReason::ReasmTooBig } else { DropReason::BadTotalLen });
+        }
+        let i = match found {
             Some(i) => i,
             None => self.make_room(pool, ns, &f, now),
         };
-        if too_big || bad_len {
-            pool.free(skb);
-            self.kill(pool, i);
-            return ReasmResult::Dropped(if too_big { DropReason::ReasmTooBig } else { DropReason::BadTotalLen });
-        }
         if pool.charge(&skb, owner).is_err() {
             pool.free(skb);
             self.kill(pool, i);
@@ -263,7 +268,7 @@ impl<'a> Reassembly<'a> {
         match verdict {
             Err(false) => {
                 pool.free(skb);
-                return Err(DropReason::ReasmOverlap);
+                return Err(DropReason::ReasmDuplicate);
             }
             Err(true) => {
                 pool.free(skb);
@@ -490,7 +495,7 @@ mod tests {
         let dup = pool.copy(&f[0], OwnerId::SYSTEM).unwrap();
         let mut it = f.into_iter();
         assert!(matches!(r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now), ReasmResult::Held));
-        assert!(matches!(r.add(&mut pool, owner, NsId(0), dup, now), ReasmResult::Dropped(DropReason::ReasmOverlap)));
+        assert!(matches!(r.add(&mut pool, owner, NsId(0), dup, now), ReasmResult::Dropped(DropReason::ReasmDuplicate)));
         assert_eq!(r.len(), 1, "the datagram survives a duplicate");
         assert!(matches!(r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now), ReasmResult::Held));
         match r.add(&mut pool, owner, NsId(0), it.next().unwrap(), now) {
@@ -648,6 +653,35 @@ mod tests {
             ReasmResult::Dropped(DropReason::ReasmTooBig)
         ));
         assert!(r.is_empty());
+        assert!(pool.stats().is_idle());
+    }
+
+    #[test]
+    fn a_malformed_fragment_does_not_evict_a_waiting_datagram() {
+        let (mut st, mut slots) = setup();
+        let mut pool = SkbPool::new(&mut st);
+        let owner = pool.register_owner(Reassembly::MEM_LIMIT).unwrap();
+        let mut r = Reassembly::new(&mut slots);
+        for id in 0..4u16 {
+            let mut f = fragments(&mut pool, id, 3000, 1500);
+            let first = f.remove(0);
+            assert!(matches!(r.add(&mut pool, owner, NsId(0), first, Instant::ZERO), ReasmResult::Held));
+            f.into_iter().for_each(|s| pool.free(s));
+        }
+        // Every slot is busy. A fragment of a new datagram with more to
+        // come but a payload that is no multiple of 8 is refused outright.
+        let bad = datagram(&mut pool, 99, 100);
+        if let Ok(h) = pool.data_mut(&bad) {
+            let mut ip = Ipv4Packet::new_checked(&mut h[..]).unwrap();
+            ip.set_more_frags(true);
+            ip.fill_checksum();
+        }
+        assert!(matches!(
+            r.add(&mut pool, owner, NsId(0), bad, Instant::ZERO),
+            ReasmResult::Dropped(DropReason::BadTotalLen)
+        ));
+        assert_eq!((r.len(), r.take_evictions()), (4, 0), "the four waiting datagrams are all still there");
+        r.clear(&mut pool);
         assert!(pool.stats().is_idle());
     }
 }
