@@ -319,6 +319,9 @@ pub enum DropReason {
     TcpListenOverflow,
     /// A TCP segment sent to a broadcast or multicast address.
     TcpNotUnicast,
+    /// A frame whose source MAC is multicast, broadcast or zero (Linux's
+    /// `MAC_INVALID_SOURCE`).
+    BadSrcMac,
     /// A link-layer frame addressed to another host.
     OtherHost,
 }
@@ -372,6 +375,7 @@ impl DropReason {
         DropReason::TcpPaws,
         DropReason::TcpListenOverflow,
         DropReason::TcpNotUnicast,
+        DropReason::BadSrcMac,
         DropReason::OtherHost,
     ];
 }

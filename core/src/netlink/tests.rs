@@ -14,6 +14,7 @@ use super::uapi::*;
 use super::{Errno, NlSock, REPLY_ROOM};
 use crate::netns::{Name, NsId, SmallWorldStorage, World};
 use crate::skb::{PoolStorage, SkbPool};
+use crate::stats::DropReason;
 use crate::wire::MacAddr;
 
 fn world() -> World<'static> {
@@ -726,8 +727,16 @@ fn bridge_floods_unknown_unicast_but_not_back_and_forwards_once_learned() {
     send_frame(&mut w, ends[2], mac[0], mac[3], now);
     assert_eq!(rx_since(&w, &ends, &before), [1, 1, 0, 1], "unknown destination: flooded except to port 2");
     assert!(w.fdb_entries(br).any(|e| e.mac == mac[0] && e.port == ports[2]), "the address moved to port 2");
+    let other_host = |w: &World<'static>| w.stats(NsId::INIT).unwrap().drops.get(DropReason::OtherHost);
+    let dropped = other_host(&w);
     send_frame(&mut w, ends[2], mac[2], mac[0], now);
     assert_eq!(rx_since(&w, &ends, &before), [1, 1, 0, 1], "to its own port: dropped, not sent back");
+    assert_eq!(other_host(&w), dropped + 1, "and counted");
+    // A multicast source is no address to learn: dropped, counted as such.
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[1], MacAddr([1, 0, 0x5e, 0, 0, 9]), mac[0], now);
+    assert_eq!(rx_since(&w, &ends, &before), [0, 0, 0, 0]);
+    assert_eq!(w.stats(NsId::INIT).unwrap().drops.get(DropReason::BadSrcMac), 1);
 
     // Broadcast floods too, never back out of the ingress port.
     let before = rx_counts(&w, &ends);

@@ -71,16 +71,18 @@ impl<H: NfHooks> World<'_, H> {
         };
         let src = EthernetFrame::new_checked(self.pool.data(&skb)).map(|f| f.src());
         let bridge_up = self.iface(bridge).is_some_and(|b| b.up);
-        match src {
+        let why = match src {
             Ok(src) if bridge_up && src.is_unicast() => {
                 self.fdb.learn(bridge, src, port, now);
                 self.br_forward(bridge, Some(port), skb, now);
+                return None;
             }
-            _ => {
-                self.pool.free(skb);
-                self.drop_count(ns, DropReason::OtherHost);
-            }
-        }
+            Err(_) => DropReason::Truncated,
+            Ok(_) if !bridge_up => DropReason::LinkDown,
+            Ok(_) => DropReason::BadSrcMac,
+        };
+        self.pool.free(skb);
+        self.drop_count(ns, why);
         None
     }
 
@@ -103,7 +105,12 @@ impl<H: NfHooks> World<'_, H> {
         }
         let known = if dst.is_unicast() { self.fdb.lookup(bridge, dst, now) } else { None };
         match known {
-            Some(p) if Some(p) == from => self.pool.free(skb),
+            // The destination sits behind the port the frame came in on:
+            // it has its frame already (br_forward's should_deliver).
+            Some(p) if Some(p) == from => {
+                self.pool.free(skb);
+                self.drop_count(ns, DropReason::OtherHost);
+            }
             Some(p) => self.br_xmit(p, skb, now),
             None => self.br_flood(bridge, from, skb, now),
         }
@@ -121,19 +128,43 @@ impl<H: NfHooks> World<'_, H> {
             if let Some(prev) = last.replace(port) {
                 match self.pool.clone(&skb, OwnerId::SYSTEM) {
                     Ok(copy) => self.br_xmit(prev, copy, now),
-                    Err(_) => self.br_count_drop(bridge),
+                    Err(_) => {
+                        self.br_count_drop(bridge);
+                        self.br_drop_count(bridge, DropReason::NoMemory);
+                    }
                 }
             }
         }
+        let unicast = EthernetFrame::new_checked(self.pool.data(&skb)).is_ok_and(|f| f.dst().is_unicast());
         match last {
             Some(p) => self.br_xmit(p, skb, now),
-            None => self.pool.free(skb),
+            // Nowhere to go. A broadcast from a port was passed up already;
+            // a unicast frame is lost for want of a port, and what the
+            // bridge's own stack sent had no way out.
+            None => {
+                self.pool.free(skb);
+                match from {
+                    Some(_) if unicast => self.br_drop_count(bridge, DropReason::OtherHost),
+                    Some(_) => {}
+                    None => {
+                        self.br_count_drop(bridge);
+                        self.br_drop_count(bridge, DropReason::LinkDown);
+                    }
+                }
+            }
         }
     }
 
     /// Transmit a whole frame on a port.
     fn br_xmit(&mut self, port: IfIndex, skb: SkBuff, now: Instant) {
         let _ = self.dev_queue_xmit(port, skb, now);
+    }
+
+    /// Count a drop of `why` in the namespace of `bridge`.
+    fn br_drop_count(&mut self, bridge: IfIndex, why: DropReason) {
+        if let Some(ns) = self.iface(bridge).map(|b| b.ns) {
+            self.drop_count(ns, why);
+        }
     }
 
     fn br_count_drop(&mut self, bridge: IfIndex) {
