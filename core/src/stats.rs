@@ -397,6 +397,11 @@ impl Drops {
         self.0[why as usize] += 1;
     }
 
+    /// Count `n` drops of one reason.
+    pub fn add(&mut self, why: DropReason, n: u64) {
+        self.0[why as usize] += n;
+    }
+
     /// Drops for one reason.
     pub fn get(&self, why: DropReason) -> u64 {
         self.0[why as usize]

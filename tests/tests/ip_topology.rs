@@ -422,3 +422,22 @@ fn a_tun_device_on_the_router_reaches_hosts_behind_ethernet() {
         assert_eq!(r.drops.total(), 0, "{:?}", r.drops);
     });
 }
+
+#[test]
+fn packets_waiting_for_arp_when_the_link_goes_down_are_counted() {
+    with_topo(Features::ALL, |w, t| {
+        let lost = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(lost, sa(Ipv4Addr::new(10, 0, 1, 99), 5000)).unwrap();
+        for _ in 0..5 {
+            w.sendmsg(lost, &[0u8; 100], None).unwrap();
+        }
+        run(w, t, 100, |_| false);
+        assert_eq!(w.stats(t.h1).unwrap().drops.get(DropReason::LinkDown), 0);
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        w.set_link_up(eth0, false).unwrap();
+        let st = w.stats(t.h1).unwrap();
+        assert_eq!(st.drops.get(DropReason::LinkDown), 5, "the five that waited for 10.0.1.99");
+        assert_eq!(st.drops.get(DropReason::NeighFailed), 0);
+        w.close(lost).unwrap();
+    });
+}

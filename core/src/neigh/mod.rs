@@ -306,12 +306,14 @@ impl<'a> NeighTable<'a> {
         Some(slot)
     }
 
-    /// Unlink and free entry `i`, freeing what waits in its queue.
-    fn remove(&mut self, pool: &mut SkbPool, i: usize) {
+    /// Unlink and free entry `i`, freeing what waits in its queue; returns
+    /// how many packets that was.
+    fn remove(&mut self, pool: &mut SkbPool, i: usize) -> usize {
         let old = self.timer_of(i);
-        let Some(mut n) = self.slots[i].take() else { return };
+        let Some(mut n) = self.slots[i].take() else { return 0 };
         self.retimed(i, old);
-        self.queued -= n.queue.len();
+        let purged = n.queue.len();
+        self.queued -= purged;
         n.queue.purge(pool);
         let b = bucket(n.ns, n.ifindex, n.ip, self.buckets.len());
         if usize::from(self.buckets[b]) == i {
@@ -328,6 +330,7 @@ impl<'a> NeighTable<'a> {
             }
         }
         self.stats.destroys += 1;
+        purged
     }
 
     /// Hand `skb` to the neighbour layer for `ip` on `ifindex`
@@ -552,13 +555,16 @@ impl<'a> NeighTable<'a> {
         self.earliest.get()
     }
 
-    /// Forget every entry of an interface (it went down or away).
-    pub fn flush_iface(&mut self, pool: &mut SkbPool, ifindex: IfIndex) {
+    /// Forget every entry of an interface (it went down or away); returns
+    /// how many waiting packets were freed with them.
+    pub fn flush_iface(&mut self, pool: &mut SkbPool, ifindex: IfIndex) -> usize {
+        let mut purged = 0;
         for i in 0..self.slots.len() {
             if self.slots[i].as_ref().is_some_and(|n| n.ifindex == ifindex) {
-                self.remove(pool, i);
+                purged += self.remove(pool, i);
             }
         }
+        purged
     }
 }
 

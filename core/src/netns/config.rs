@@ -13,7 +13,7 @@ use crate::ip::fib::{FibError, Route, RouteKind, RouteProto, RouteScope, RouteTa
 use crate::netfilter::NfHooks;
 use crate::netlink::notify::RtEvent;
 use crate::skb::{IfIndex, SkbError, SkbQueue};
-use crate::stats::NetStats;
+use crate::stats::{DropReason, NetStats};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 
@@ -302,11 +302,17 @@ impl<'a, H: NfHooks> World<'a, H> {
         }
         i.up = up;
         if !up {
+            // What waited to go out (in the backlog, or for a neighbour to
+            // resolve) cannot: freed, and counted as lost to the link.
+            let ns = i.ns;
             let n = i.backlog.len() as u64;
             i.tx_dropped += n;
             let mut q = core::mem::take(&mut i.backlog);
             q.purge(&mut self.pool);
-            self.neigh.flush_iface(&mut self.pool, ifindex);
+            let waiting = self.neigh.flush_iface(&mut self.pool, ifindex) as u64;
+            if let Some(s) = self.netns_mut(ns) {
+                s.stats.drops.add(DropReason::LinkDown, n + waiting);
+            }
         }
         self.fib.invalidate();
         if changed {
