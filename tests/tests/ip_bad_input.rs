@@ -687,7 +687,7 @@ fn a_broadcast_reaches_every_socket_on_its_port_however_many() {
                 s
             })
             .collect();
-        let before = w.stats(h.ns).unwrap().clone();
+        let before = *w.stats(h.ns).unwrap();
         inject(w, h, &[eth([0xff; 6], ETH_IPV4, &udp(PEER, [10, 0, 0, 255], 6000, b"to everyone"))]);
         let mut buf = [0u8; 64];
         for (i, &s) in socks.iter().enumerate() {
