@@ -224,3 +224,28 @@ fn log_writes_lines_rate_limited() {
         w.close(u).unwrap();
     });
 }
+
+/// Regression: deleting a namespace left its nft tables and tracked
+/// connections behind, keyed by its NsId, so the next namespace created
+/// in that slot started with them: its rules ran, its conntrack was on.
+#[test]
+fn a_deleted_namespace_takes_its_rules_and_connections_along() {
+    with_topo::<1024>(Opts::default(), |w, t| {
+        let tmp = w.add_netns("tmp").unwrap();
+        nft(w, tmp, "add table inet filter");
+        nft(w, tmp, "add chain inet filter output { type filter hook output priority 0 ; policy accept ; }");
+        nft(w, tmp, "add rule inet filter output ct state new counter");
+        let server = udp_bound(w, tmp, 53);
+        let client = w.socket(tmp, SockType::Udp).unwrap();
+        w.sendmsg(client, b"tracked", Some(sa(std::net::Ipv4Addr::LOCALHOST, 53))).unwrap();
+        assert_eq!(recv(w, t, server, 1000).unwrap().0, b"tracked");
+        assert_eq!(w.conntrack(tmp).count(), 1);
+        w.del_netns(tmp).unwrap();
+        let again = w.add_netns("again").unwrap();
+        assert_eq!(again, tmp, "the slot is reused");
+        assert_eq!(nft(w, again, "list ruleset"), "", "no rules inherited");
+        assert_eq!(w.conntrack(again).count(), 0, "no connections inherited");
+        // And the name is free for a table of its own.
+        nft(w, again, "add table inet filter");
+    });
+}

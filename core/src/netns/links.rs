@@ -317,6 +317,12 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.fib.remove_where(ns, |_| true);
         self.reasm.forget_ns(&mut self.pool, ns);
         self.pmtu.forget_ns(ns);
+        // Its rules and tracked connections go with it: the next namespace
+        // made in this slot gets the same NsId and must start clean.
+        if let Some(n) = self.nft.as_mut() {
+            n.flush_ruleset(ns);
+            n.ct.flush(Some(ns), |_| true);
+        }
         self.events.push(RtEvent::Netns { deleted: true, id: ns, name });
         if let Some(slot) = self.ns.get_mut(usize::from(ns.0)) {
             *slot = None;
