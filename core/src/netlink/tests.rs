@@ -750,6 +750,15 @@ fn bridge_floods_unknown_unicast_but_not_back_and_forwards_once_learned() {
     let before = rx_counts(&w, &ends);
     send_frame(&mut w, ends[1], mac[1], mac[0], now);
     assert_eq!(rx_since(&w, &ends, &before), [1, 0, 1, 1], "flooding again after ageing");
+
+    // A port that goes down takes what was learned behind it along:
+    // frames for those addresses flood to the ports still up.
+    assert!(w.fdb_entries(br).any(|e| e.mac == mac[1] && e.port == ports[1]));
+    w.set_link_up(ports[1], false).unwrap();
+    assert!(!w.fdb_entries(br).any(|e| e.port == ports[1]), "nothing learned on a port that is down");
+    let before = rx_counts(&w, &ends);
+    send_frame(&mut w, ends[0], mac[0], mac[1], now);
+    assert_eq!(rx_since(&w, &ends, &before), [0, 0, 1, 1], "flooded to the ports still up");
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
 }

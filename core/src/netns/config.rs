@@ -309,9 +309,18 @@ impl<'a, H: NfHooks> World<'a, H> {
             i.tx_dropped += n;
             let mut q = core::mem::take(&mut i.backlog);
             q.purge(&mut self.pool);
+            let master = i.master;
             let waiting = self.neigh.flush_iface(&mut self.pool, ifindex) as u64;
             if let Some(s) = self.netns_mut(ns) {
                 s.stats.drops.add(DropReason::LinkDown, n + waiting);
+            }
+            // Addresses learned behind a port that went down are no longer
+            // there: frames for them flood again (br_port_disable flushes
+            // by port); a bridge going down forgets everything.
+            match &self.iface(ifindex).map(|i| &i.dev) {
+                Some(Device::Bridge(_)) => self.fdb.flush(ifindex, None),
+                _ if master != 0 => self.fdb.flush(master, Some(ifindex)),
+                _ => {}
             }
         }
         self.fib.invalidate();
