@@ -441,3 +441,19 @@ fn packets_waiting_for_arp_when_the_link_goes_down_are_counted() {
         w.close(lost).unwrap();
     });
 }
+
+#[test]
+fn what_loopback_holds_when_it_goes_down_is_not_delivered_later() {
+    with_topo(Features::ALL, |w, t| {
+        let server = udp(w, t.h1, 53);
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        // Sent, not yet polled: the datagram waits in lo's queue.
+        w.sendmsg(client, b"stale", Some(sa(Ipv4Addr::LOCALHOST, 53))).unwrap();
+        let lo = w.iface_by_name(t.h1, "lo").unwrap();
+        w.set_link_up(lo, false).unwrap();
+        w.set_link_up(lo, true).unwrap();
+        assert_eq!(recv(w, t, server), Err(Errno::WouldBlock), "freed when lo went down");
+        w.close(client).unwrap();
+        w.close(server).unwrap();
+    });
+}

@@ -53,6 +53,12 @@ impl NetDevice for Loopback {
         true
     }
 
+    /// Down, what waits is freed like every device's queue, not delivered
+    /// whenever the device comes back up.
+    fn stop(&mut self, pool: &mut SkbPool) {
+        self.purge(pool);
+    }
+
     fn stats(&self) -> DevStats {
         self.stats
     }
