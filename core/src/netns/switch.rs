@@ -129,8 +129,8 @@ impl<H: NfHooks> World<'_, H> {
                 match self.pool.clone(&skb, OwnerId::SYSTEM) {
                     Ok(copy) => self.br_xmit(prev, copy, now),
                     Err(_) => {
-                        self.br_count_drop(bridge);
-                        self.br_drop_count(bridge, DropReason::NoMemory);
+                        self.br_tx_dropped(bridge);
+                        self.br_ns_drop(bridge, DropReason::NoMemory);
                     }
                 }
             }
@@ -144,11 +144,11 @@ impl<H: NfHooks> World<'_, H> {
             None => {
                 self.pool.free(skb);
                 match from {
-                    Some(_) if unicast => self.br_drop_count(bridge, DropReason::OtherHost),
+                    Some(_) if unicast => self.br_ns_drop(bridge, DropReason::OtherHost),
                     Some(_) => {}
                     None => {
-                        self.br_count_drop(bridge);
-                        self.br_drop_count(bridge, DropReason::LinkDown);
+                        self.br_tx_dropped(bridge);
+                        self.br_ns_drop(bridge, DropReason::LinkDown);
                     }
                 }
             }
@@ -161,13 +161,14 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Count a drop of `why` in the namespace of `bridge`.
-    fn br_drop_count(&mut self, bridge: IfIndex, why: DropReason) {
+    fn br_ns_drop(&mut self, bridge: IfIndex, why: DropReason) {
         if let Some(ns) = self.iface(bridge).map(|b| b.ns) {
             self.drop_count(ns, why);
         }
     }
 
-    fn br_count_drop(&mut self, bridge: IfIndex) {
+    /// Count a frame the bridge device could not send in its `tx_dropped`.
+    fn br_tx_dropped(&mut self, bridge: IfIndex) {
         if let Some(Device::Bridge(b)) = self.iface_mut(bridge).map(|i| &mut i.dev) {
             b.count_drop();
         }
