@@ -321,8 +321,8 @@ impl<'a, H: NfHooks> World<'a, H> {
         // made in this slot gets the same NsId and must start clean.
         if let Some(n) = self.nft.as_mut() {
             n.flush_ruleset(ns);
-            n.ct.flush(Some(ns), |_| true);
         }
+        self.conntrack_flush(ns);
         self.events.push(RtEvent::Netns { deleted: true, id: ns, name });
         if let Some(slot) = self.ns.get_mut(usize::from(ns.0)) {
             *slot = None;

@@ -112,12 +112,14 @@ impl<H: NfHooks> World<'_, H> {
                 self.drop_count(ns, DropReason::OtherHost);
             }
             Some(p) => self.br_xmit(p, skb, now),
-            None => self.br_flood(bridge, from, skb, now),
+            None => self.br_flood(bridge, from, dst.is_unicast(), skb, now),
         }
     }
 
-    /// Send a copy to every port of `bridge` that is up, except `from`.
-    fn br_flood(&mut self, bridge: IfIndex, from: Option<IfIndex>, skb: SkBuff, now: Instant) {
+    /// Send a copy to every port of `bridge` that is up, except `from`;
+    /// `unicast` says whether the frame is for one host (counted if no port
+    /// is left to take it).
+    fn br_flood(&mut self, bridge: IfIndex, from: Option<IfIndex>, unicast: bool, skb: SkBuff, now: Instant) {
         let mut last: Option<IfIndex> = None;
         for slot in 0..self.ifaces.len() {
             let port = slot as IfIndex + 1;
@@ -135,7 +137,6 @@ impl<H: NfHooks> World<'_, H> {
                 }
             }
         }
-        let unicast = EthernetFrame::new_checked(self.pool.data(&skb)).is_ok_and(|f| f.dst().is_unicast());
         match last {
             Some(p) => self.br_xmit(p, skb, now),
             // Nowhere to go. A broadcast from a port was passed up already;

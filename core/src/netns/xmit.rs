@@ -51,17 +51,22 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
-    /// Free a frame that could not be sent on `ifindex`, counted in its
-    /// namespace and the device's `tx_dropped`.
+    /// Free a frame that could not be sent on `ifindex`, counted.
     fn xmit_drop(&mut self, ifindex: IfIndex, skb: SkBuff, why: DropReason) -> DropReason {
         self.pool.free(skb);
+        self.tx_drop_count(ifindex, why);
+        why
+    }
+
+    /// Count a frame lost on its way out of `ifindex`: in the device's
+    /// `tx_dropped` and, by reason, in its namespace.
+    fn tx_drop_count(&mut self, ifindex: IfIndex, why: DropReason) {
         let slot = usize::from(ifindex).checked_sub(1);
         if let Some(iface) = slot.and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut) {
             iface.tx_dropped += 1;
             let ns = iface.ns;
             self.drop_count(ns, why);
         }
-        why
     }
 
     /// Queue `skb` (a complete frame for the medium) on `ifindex`.
@@ -75,9 +80,7 @@ impl<H: NfHooks> World<'_, H> {
             self.ns.get(usize::from(iface.ns.0)).and_then(Option::as_ref).map_or(1000, |n| n.sysctl.tx_queue_len);
         let res = queue_xmit(&mut self.pool, iface, usize::from(limit), skb, now);
         if let Err(why) = res {
-            let ns = iface.ns;
-            iface.tx_dropped += 1;
-            self.drop_count(ns, why);
+            self.tx_drop_count(ifindex, why);
         }
         res
     }
