@@ -249,3 +249,50 @@ fn a_deleted_namespace_takes_its_rules_and_connections_along() {
         nft(w, again, "add table inet filter");
     });
 }
+
+/// An `iif` rule holds an interface index, as Linux's does. When that
+/// interface is deleted its index must not pass to the next interface made
+/// (which would take the freed slot): the accept rule for a trusted link
+/// would then let a stranger's link in.
+#[test]
+fn a_rule_for_a_deleted_interface_does_not_let_the_next_one_in() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let (s, x) = (t.s, w.add_netns("x").unwrap());
+        let ours = std::net::Ipv4Addr::new(10, 9, 0, 1);
+        let theirs = std::net::Ipv4Addr::new(10, 9, 0, 2);
+        let pair = |w: &mut skbnet::netns::World<'_>, a: &str, b: &str| {
+            let (i, p) = w.add_veth(s, a, x, b).unwrap();
+            for (ifx, ip) in [(i, ours), (p, theirs)] {
+                w.set_link_up(ifx, true).unwrap();
+                w.add_addr(ifx, ip, 30).unwrap();
+            }
+            (i, p)
+        };
+        let (trusted, _) = pair(w, "trusted", "t");
+        nft(w, s, "add table inet filter");
+        nft(w, s, "add chain inet filter input { type filter hook input priority 0 ; policy drop ; }");
+        nft(w, s, "add rule inet filter input iif \"trusted\" accept");
+        let server = udp_bound(w, s, 7);
+        let send = |w: &mut skbnet::netns::World<'_>, what: &[u8]| {
+            let c = w.socket(x, SockType::Udp).unwrap();
+            w.sendmsg(c, what, Some(sa(ours, 7))).unwrap();
+            c
+        };
+        let c = send(w, b"over the trusted link");
+        assert_eq!(recv(w, t, server, 200).unwrap().0, b"over the trusted link");
+        w.close(c).unwrap();
+
+        w.del_link(trusted).unwrap();
+        let (guest, _) = pair(w, "guest", "g");
+        assert_ne!(guest, trusted, "a deleted interface's index is not handed out again");
+        assert!(w.iface_info(trusted).is_none(), "the old index names nothing");
+        let before = w.stats(s).unwrap().drops.get(DropReason::Netfilter);
+        let c = send(w, b"over the guest link");
+        assert_eq!(recv(w, t, server, 200), Err(Errno::WouldBlock), "the trusted rule does not match the guest");
+        assert_eq!(w.stats(s).unwrap().drops.get(DropReason::Netfilter), before + 1, "dropped by the policy");
+        let listed = nft(w, s, "list ruleset");
+        assert!(listed.contains(&format!("iif {trusted} accept")), "the rule still names the old index:\n{listed}");
+        w.close(c).unwrap();
+        w.close(server).unwrap();
+    });
+}

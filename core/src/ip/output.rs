@@ -45,11 +45,7 @@ pub(crate) struct IpParams {
 
 /// True when an interface can carry traffic now.
 pub(crate) fn usable(ifaces: &[Option<Iface<'_>>], oif: IfIndex) -> bool {
-    usize::from(oif)
-        .checked_sub(1)
-        .and_then(|i| ifaces.get(i))
-        .and_then(Option::as_ref)
-        .is_some_and(|i| i.up && i.dev.get().link_up())
+    crate::netns::iface_in(ifaces, oif).is_some_and(|i| i.up && i.dev.get().link_up())
 }
 
 impl<H: NfHooks> World<'_, H> {

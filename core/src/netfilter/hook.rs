@@ -77,11 +77,7 @@ fn fixed_steps(hook: NfHook, ct: bool, nat: bool) -> heapless::Vec<(i32, Step), 
 
 /// The name of interface `ifindex` (empty when none).
 fn if_name<'w>(ifaces: &'w [Option<crate::netns::Iface<'_>>], ifindex: IfIndex) -> &'w str {
-    usize::from(ifindex)
-        .checked_sub(1)
-        .and_then(|i| ifaces.get(i))
-        .and_then(Option::as_ref)
-        .map_or("", |i| i.name.as_str())
+    crate::netns::iface_in(ifaces, ifindex).map_or("", |i| i.name.as_str())
 }
 
 /// `ct state` bits of a packet's reference.

@@ -20,14 +20,11 @@ struct NsIfaces<'w, 'a> {
 
 impl IfaceNames for NsIfaces<'_, '_> {
     fn index(&self, name: &str) -> Option<IfIndex> {
-        self.ifaces
-            .iter()
-            .position(|i| i.as_ref().is_some_and(|i| i.ns == self.ns && i.name == name))
-            .map(|i| i as IfIndex + 1)
+        self.ifaces.iter().flatten().find(|i| i.ns == self.ns && i.name == name).map(|i| i.ifindex)
     }
 
     fn name(&self, ifindex: IfIndex) -> Option<&str> {
-        let i = usize::from(ifindex).checked_sub(1).and_then(|i| self.ifaces.get(i))?.as_ref()?;
+        let i = crate::netns::iface_in(self.ifaces, ifindex)?;
         (i.ns == self.ns).then_some(i.name.as_str())
     }
 }

@@ -274,7 +274,10 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// Links of the socket's namespace, by interface slot.
     fn dump_links(&self, sock: &NlSock, d: &mut Dump, flags: u16, w: &mut NlWriter<'_>) -> Result<(), NoRoom> {
         while d.pos < self.ifaces.len() {
-            let ifindex = d.pos as IfIndex + 1;
+            let Some(ifindex) = self.ifindex_at(d.pos) else {
+                d.pos += 1;
+                continue;
+            };
             let master = self.iface(ifindex).map(|i| i.master);
             if let Some(state) = self.link_state(ifindex).filter(|s| s.ns == sock.ns)
                 && (d.index == 0 || master == Some(d.index as IfIndex))
@@ -289,7 +292,7 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// IPv4 addresses of the socket's namespace, by interface and address.
     fn dump_addrs(&self, sock: &NlSock, d: &mut Dump, flags: u16, w: &mut NlWriter<'_>) -> Result<(), NoRoom> {
         while d.pos < self.ifaces.len() {
-            let ifindex = d.pos as IfIndex + 1;
+            let ifindex = self.ifindex_at(d.pos).unwrap_or(0);
             if let Some(i) = self.iface(ifindex).filter(|i| i.ns == sock.ns)
                 && (d.index == 0 || u32::from(ifindex) == d.index)
             {

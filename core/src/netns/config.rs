@@ -210,6 +210,8 @@ impl<'a, H: NfHooks> World<'a, H> {
     }
 
     /// Attach a driver as a new interface `if_name` of `ns` (down, no address).
+    /// Its index is new: one a deleted interface held is not handed out
+    /// again until the 16-bit counter wraps, and never while in use.
     pub fn add_device(
         &mut self,
         ns: NsId,
@@ -227,10 +229,11 @@ impl<'a, H: NfHooks> World<'a, H> {
         if self.ifaces.iter().flatten().any(|i| i.ns == ns && i.name == n) {
             return Err(NetnsError::Exists);
         }
-        let slot = self.ifaces.iter().position(Option::is_none).ok_or(NetnsError::Full)?;
+        let (slot, ifindex) = self.new_ifindex().ok_or(NetnsError::Full)?;
         let mtu = dev.get().mtu();
         self.switched |= matches!(dev, Device::Veth(_) | Device::Bridge(_));
         self.ifaces[slot] = Some(Iface {
+            ifindex,
             ns,
             name: n,
             dev,
@@ -243,15 +246,32 @@ impl<'a, H: NfHooks> World<'a, H> {
             tx_dropped: 0,
             master: 0,
         });
-        Ok(slot as IfIndex + 1)
+        Ok(ifindex)
+    }
+
+    /// A free slot and an index for a new interface (`dev_new_index`). The
+    /// counter only grows: an nft `iif` rule, a route or a socket bound to
+    /// an interface that was deleted must not come to mean the next one
+    /// made. The first value from the counter whose slot is free wins; the
+    /// slots of consecutive values go round all of them, so the search
+    /// ends within one round.
+    fn new_ifindex(&mut self) -> Option<(usize, IfIndex)> {
+        let mut c = self.next_ifindex;
+        for _ in 0..self.ifaces.len() {
+            let slot = super::iface_slot(self.ifaces.len(), c)?;
+            let next = c.checked_add(1).unwrap_or(1);
+            if self.ifaces[slot].is_none() {
+                self.next_ifindex = next;
+                return Some((slot, c));
+            }
+            c = next;
+        }
+        None
     }
 
     /// The interface called `if_name` in `ns`.
     pub fn iface_by_name(&self, ns: NsId, if_name: &str) -> Option<IfIndex> {
-        self.ifaces
-            .iter()
-            .position(|i| i.as_ref().is_some_and(|i| i.ns == ns && i.name == if_name))
-            .map(|i| i as IfIndex + 1)
+        self.ifaces.iter().flatten().find(|i| i.ns == ns && i.name == if_name).map(|i| i.ifindex)
     }
 
     /// A snapshot of an interface.
@@ -270,13 +290,10 @@ impl<'a, H: NfHooks> World<'a, H> {
         })
     }
 
-    /// Interfaces of `ns`, by index.
+    /// Interfaces of `ns`, in slot order (which is index order until an
+    /// interface is deleted and its slot reused).
     pub fn ifaces(&self, ns: NsId) -> impl Iterator<Item = IfIndex> + '_ {
-        self.ifaces
-            .iter()
-            .enumerate()
-            .filter(move |(_, i)| i.as_ref().is_some_and(|i| i.ns == ns))
-            .map(|(k, _)| k as IfIndex + 1)
+        self.ifaces.iter().flatten().filter(move |i| i.ns == ns).map(|i| i.ifindex)
     }
 
     /// A device's counters.
@@ -291,8 +308,7 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// Bring an interface up or down (`ip link set ... up|down`). Down frees
     /// what waits in its backlog and stops routes through it from matching.
     pub fn set_link_up(&mut self, ifindex: IfIndex, up: bool) -> Result<(), NetnsError> {
-        let slot = usize::from(ifindex).checked_sub(1).ok_or(NetnsError::NotFound)?;
-        let i = self.ifaces.get_mut(slot).and_then(Option::as_mut).ok_or(NetnsError::NotFound)?;
+        let i = super::iface_in_mut(self.ifaces, ifindex).ok_or(NetnsError::NotFound)?;
         let changed = i.up != up;
         if up && !i.up {
             i.dev.get_mut().open(&mut self.pool).map_err(NetnsError::Device)?;

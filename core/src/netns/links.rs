@@ -235,8 +235,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             let _ = self.set_master(ifindex, 0);
         }
         for slot in 0..self.ifaces.len() {
-            let port = slot as IfIndex + 1;
-            if self.ifaces[slot].as_ref().is_some_and(|p| p.master == ifindex) {
+            if let Some(port) = self.ifaces[slot].as_ref().filter(|p| p.master == ifindex).map(|p| p.ifindex) {
                 let _ = self.set_master(port, 0);
             }
         }
@@ -272,8 +271,10 @@ impl<'a, H: NfHooks> World<'a, H> {
             }
             _ => 0,
         };
-        if let Some(slot) = usize::from(ifindex).checked_sub(1).and_then(|s| self.ifaces.get_mut(s)) {
-            *slot = None;
+        if let Some(slot) = super::iface_slot(self.ifaces.len(), ifindex)
+            && self.iface(ifindex).is_some()
+        {
+            self.ifaces[slot] = None;
         }
         // A surviving peer has lost its carrier.
         if let Some(Device::Veth(v)) = self.iface_mut(peer).map(|p| &mut p.dev) {
@@ -296,8 +297,8 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.close_ns_sockets(ns);
         let lo = self.loopback(ns).unwrap_or(0);
         for slot in 0..self.ifaces.len() {
-            let ifindex = slot as IfIndex + 1;
             let Some(i) = self.ifaces[slot].as_ref() else { continue };
+            let ifindex = i.ifindex;
             if i.ns != ns || ifindex == lo {
                 continue;
             }
@@ -413,7 +414,7 @@ impl<'a, H: NfHooks> World<'a, H> {
 
 /// Interface `ifindex` of `ifaces`, borrowing only the table.
 fn slot_mut<'s, 'a>(ifaces: &'s mut [Option<super::Iface<'a>>], ifindex: IfIndex) -> Option<&'s mut super::Iface<'a>> {
-    usize::from(ifindex).checked_sub(1).and_then(|s| ifaces.get_mut(s)).and_then(Option::as_mut)
+    super::iface_in_mut(ifaces, ifindex)
 }
 
 /// The name Linux gives a device that must be renamed (`devN`).

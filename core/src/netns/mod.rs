@@ -26,6 +26,9 @@ mod switch;
 mod tun;
 mod xmit;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{IfAddr, IfInfo, NetnsError, Sysctl};
 pub use device::Device;
 
@@ -66,6 +69,27 @@ pub type Name = heapless::String<NAME_LEN>;
 /// Addresses an interface may hold.
 pub const ADDRS_PER_IFACE: usize = 4;
 
+/// The slot an interface with index `ifindex` would live in: indexes are
+/// handed out so that `(ifindex - 1) % slots` is free when they are.
+pub(crate) fn iface_slot(slots: usize, ifindex: IfIndex) -> Option<usize> {
+    let i = usize::from(ifindex).checked_sub(1)?;
+    // Until an interface is deleted, indexes are slots plus one: no divide.
+    if i < slots { Some(i) } else { i.checked_rem(slots) }
+}
+
+/// Interface `ifindex` among `ifaces`, if it still exists. A slot now held
+/// by a later interface does not answer for an index that was freed.
+pub(crate) fn iface_in<'w, 'a>(ifaces: &'w [Option<Iface<'a>>], ifindex: IfIndex) -> Option<&'w Iface<'a>> {
+    let i = ifaces.get(iface_slot(ifaces.len(), ifindex)?)?.as_ref()?;
+    (i.ifindex == ifindex).then_some(i)
+}
+
+/// [`iface_in`], to change it.
+pub(crate) fn iface_in_mut<'w, 'a>(ifaces: &'w mut [Option<Iface<'a>>], ifindex: IfIndex) -> Option<&'w mut Iface<'a>> {
+    let slot = iface_slot(ifaces.len(), ifindex)?;
+    ifaces.get_mut(slot)?.as_mut().filter(|i| i.ifindex == ifindex)
+}
+
 /// One namespace's own state.
 pub struct Namespace {
     pub(crate) name: Name,
@@ -90,6 +114,9 @@ pub struct Namespace {
 /// One interface: a device in a namespace, with its IPv4 configuration,
 /// transmit backlog (the qdisc) and GRO state.
 pub struct Iface<'a> {
+    /// This interface's index, never shared with one that lived before it
+    /// (see [`World::add_device`]).
+    pub(crate) ifindex: IfIndex,
     pub(crate) ns: NsId,
     pub(crate) name: Name,
     pub(crate) dev: Device<'a>,
@@ -241,6 +268,10 @@ pub struct World<'a, H: NfHooks = ()> {
     /// Objects the world made so far (namespaces, veth ends, bridges): a
     /// counter that keys hardware addresses and namespace cookies.
     pub(crate) dev_seq: u32,
+    /// The index the next interface is offered (Linux's `dev_new_index`
+    /// counter): indexes only grow, so one freed is not handed out again
+    /// until the counter wraps.
+    pub(crate) next_ifindex: IfIndex,
     /// A veth end or a bridge was ever added: until then the switch has
     /// nothing to carry and costs nothing per poll.
     pub(crate) switched: bool,
@@ -312,6 +343,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             events: EventLog::new(&mut storage.events),
             fdb: Fdb::new(&mut storage.fdb),
             dev_seq: 0,
+            next_ifindex: 1,
             switched: false,
         };
         w.add_netns("init_net")?;
@@ -354,11 +386,16 @@ impl<'a, H: NfHooks> World<'a, H> {
 
     /// The interface with index `ifindex`.
     pub(crate) fn iface(&self, ifindex: IfIndex) -> Option<&Iface<'a>> {
-        usize::from(ifindex).checked_sub(1).and_then(|i| self.ifaces.get(i)).and_then(Option::as_ref)
+        iface_in(self.ifaces, ifindex)
     }
 
     pub(crate) fn iface_mut(&mut self, ifindex: IfIndex) -> Option<&mut Iface<'a>> {
-        usize::from(ifindex).checked_sub(1).and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut)
+        iface_in_mut(self.ifaces, ifindex)
+    }
+
+    /// The index of the interface in `slot`, if one is there.
+    pub(crate) fn ifindex_at(&self, slot: usize) -> Option<IfIndex> {
+        self.ifaces.get(slot).and_then(Option::as_ref).map(|i| i.ifindex)
     }
 
     /// Count a drop for `why` in `ns`, and the MIB counter Linux would bump.

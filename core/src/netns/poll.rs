@@ -20,7 +20,9 @@ impl<H: NfHooks> World<'_, H> {
         let mut received = 0;
         self.switch_xfer(now);
         for slot in 0..self.ifaces.len() {
-            received += self.poll_iface(slot as IfIndex + 1, now);
+            if let Some(ifindex) = self.ifindex_at(slot) {
+                received += self.poll_iface(ifindex, now);
+            }
         }
         self.run_timers(now);
         self.flush_backlogs(now);
@@ -58,9 +60,7 @@ impl<H: NfHooks> World<'_, H> {
     /// One interface: let the device advance, reclaim completions, and run
     /// NAPI polls within the namespace's budget.
     fn poll_iface(&mut self, ifindex: IfIndex, now: Instant) -> usize {
-        let Some(iface) =
-            usize::from(ifindex).checked_sub(1).and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut)
-        else {
+        let Some(iface) = super::iface_in_mut(self.ifaces, ifindex) else {
             return 0;
         };
         let ns = iface.ns;
@@ -183,7 +183,7 @@ impl<H: NfHooks> World<'_, H> {
         self.close_all();
         self.reasm.clear(&mut self.pool);
         for slot in 0..self.ifaces.len() {
-            let ifindex = slot as IfIndex + 1;
+            let Some(ifindex) = self.ifindex_at(slot) else { continue };
             let _ = self.set_link_up(ifindex, false);
             self.neigh.flush_iface(&mut self.pool, ifindex);
             if let Some(i) = self.ifaces[slot].as_mut() {

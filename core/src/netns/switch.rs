@@ -10,7 +10,7 @@
 //! when it is addressed to the bridge or to everyone. Floods are clones:
 //! the frame's bytes are shared, not copied.
 
-use super::{Device, NsId, World};
+use super::{Device, Iface, NsId, World};
 use crate::dev::Medium;
 use crate::netfilter::NfHooks;
 use crate::skb::{IfIndex, OwnerId, SkBuff};
@@ -26,9 +26,8 @@ impl<H: NfHooks> World<'_, H> {
             return;
         }
         for slot in 0..self.ifaces.len() {
-            let bridge = slot as IfIndex + 1;
-            let mut q = match self.ifaces[slot].as_mut().map(|i| &mut i.dev) {
-                Some(Device::Bridge(b)) if b.has_tx() => b.take_tx(),
+            let (mut q, bridge) = match self.ifaces[slot].as_mut() {
+                Some(Iface { dev: Device::Bridge(b), ifindex, .. }) if b.has_tx() => (b.take_tx(), *ifindex),
                 _ => continue,
             };
             while let Some(skb) = q.pop_front(&mut self.pool) {
@@ -40,8 +39,7 @@ impl<H: NfHooks> World<'_, H> {
                 Some(Device::Veth(v)) if v.has_tx() => (v.take_tx(), v.peer()),
                 _ => continue,
             };
-            let to = usize::from(peer).checked_sub(1).and_then(|p| self.ifaces.get_mut(p)).and_then(Option::as_mut);
-            match to.map(|i| &mut i.dev) {
+            match super::iface_in_mut(self.ifaces, peer).map(|i| &mut i.dev) {
                 Some(Device::Veth(p)) => {
                     while let Some(skb) = q.pop_front(&mut self.pool) {
                         p.deliver(&mut self.pool, skb);
@@ -122,9 +120,11 @@ impl<H: NfHooks> World<'_, H> {
     fn br_flood(&mut self, bridge: IfIndex, from: Option<IfIndex>, unicast: bool, skb: SkBuff, now: Instant) {
         let mut last: Option<IfIndex> = None;
         for slot in 0..self.ifaces.len() {
-            let port = slot as IfIndex + 1;
-            let member = self.ifaces[slot].as_ref().is_some_and(|i| i.master == bridge && i.up);
-            if !member || Some(port) == from {
+            let Some(port) = self.ifaces[slot].as_ref().filter(|i| i.master == bridge && i.up).map(|i| i.ifindex)
+            else {
+                continue;
+            };
+            if Some(port) == from {
                 continue;
             }
             if let Some(prev) = last.replace(port) {

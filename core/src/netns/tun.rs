@@ -71,5 +71,5 @@ impl<'a, H: NfHooks> World<'a, H> {
 
 /// The device of interface `ifindex`, borrowing only the table.
 fn tun_slot<'s, 'a>(ifaces: &'s mut [Option<super::Iface<'a>>], ifindex: IfIndex) -> Option<&'s mut Device<'a>> {
-    usize::from(ifindex).checked_sub(1).and_then(|s| ifaces.get_mut(s)).and_then(Option::as_mut).map(|i| &mut i.dev)
+    super::iface_in_mut(ifaces, ifindex).map(|i| &mut i.dev)
 }

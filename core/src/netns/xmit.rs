@@ -61,8 +61,7 @@ impl<H: NfHooks> World<'_, H> {
     /// Count a frame lost on its way out of `ifindex`: in the device's
     /// `tx_dropped` and, by reason, in its namespace.
     fn tx_drop_count(&mut self, ifindex: IfIndex, why: DropReason) {
-        let slot = usize::from(ifindex).checked_sub(1);
-        if let Some(iface) = slot.and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut) {
+        if let Some(iface) = super::iface_in_mut(self.ifaces, ifindex) {
             iface.tx_dropped += 1;
             let ns = iface.ns;
             self.drop_count(ns, why);
@@ -71,8 +70,7 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Queue `skb` (a complete frame for the medium) on `ifindex`.
     pub(crate) fn dev_queue_xmit(&mut self, ifindex: IfIndex, skb: SkBuff, now: Instant) -> Result<(), DropReason> {
-        let slot = usize::from(ifindex).checked_sub(1);
-        let Some(iface) = slot.and_then(|i| self.ifaces.get_mut(i)).and_then(Option::as_mut) else {
+        let Some(iface) = super::iface_in_mut(self.ifaces, ifindex) else {
             self.pool.free(skb);
             return Err(DropReason::DeviceDrop);
         };

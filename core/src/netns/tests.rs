@@ -1,0 +1,68 @@
+//! Interface indexes: handed out by a counter that only grows, so an index
+//! a deleted interface held names nothing until the counter wraps, and the
+//! wrap skips indexes still in use.
+
+use super::{NsId, SmallWorldStorage, World};
+use crate::skb::{PoolStorage, SkbPool};
+
+fn world() -> World<'static> {
+    let storage = Box::leak(Box::new(SmallWorldStorage::new()));
+    let pool = SkbPool::new(Box::leak(Box::new(PoolStorage::<64, 64, 2048, 16>::new())));
+    World::new(storage, pool, [7; 16]).unwrap()
+}
+
+#[test]
+fn a_deleted_interfaces_index_is_not_handed_out_again() {
+    let mut w = world();
+    let lo = w.loopback(NsId::INIT).unwrap();
+    let (a, b) = w.add_veth(NsId::INIT, "a", NsId::INIT, "b").unwrap();
+    assert_eq!((lo, a, b), (1, 2, 3), "indexes count up from 1");
+    w.del_link(a).unwrap();
+    let (c, d) = w.add_veth(NsId::INIT, "c", NsId::INIT, "d").unwrap();
+    assert_eq!((c, d), (4, 5), "the freed 2 and 3 are skipped");
+    assert!(w.iface_info(a).is_none() && w.iface_info(b).is_none());
+    assert_eq!(w.iface_by_name(NsId::INIT, "c"), Some(c));
+    assert_eq!(w.iface_info(d).map(|i| i.ifindex), Some(d));
+    assert!(w.del_link(a).is_err(), "deleting a stale index deletes nothing");
+    assert_eq!(w.ifaces(NsId::INIT).collect::<Vec<_>>(), [lo, c, d], "4 and 5 took slots 3 and 4");
+}
+
+#[test]
+fn the_counter_wraps_past_indexes_in_use() {
+    let mut w = world();
+    w.next_ifindex = u16::MAX - 2;
+    let (a, b) = w.add_veth(NsId::INIT, "a", NsId::INIT, "b").unwrap();
+    assert_eq!((a, b), (u16::MAX - 2, u16::MAX - 1));
+    w.del_link(a).unwrap();
+    let (c, d) = w.add_veth(NsId::INIT, "c", NsId::INIT, "d").unwrap();
+    // 65535, then 0 is never an index and 1 is lo's: 2 is next.
+    assert_eq!((c, d), (u16::MAX, 2));
+    assert_eq!(w.iface_info(c).map(|i| i.name), Some("c".try_into().unwrap()));
+    assert_eq!(w.iface_info(d).map(|i| i.name), Some("d".try_into().unwrap()));
+    assert!(w.iface_info(a).is_none() && w.iface_info(b).is_none());
+}
+
+#[test]
+fn every_slot_can_be_filled_whatever_the_counter() {
+    let mut w = world();
+    // 16 slots, lo holds one: 15 more, with the counter at an awkward value.
+    w.next_ifindex = 40_000;
+    let mut made = Vec::new();
+    for k in 0..15 {
+        let name = format!("br{k}");
+        made.push(w.add_bridge(NsId::INIT, &name).unwrap());
+    }
+    assert!(w.add_bridge(NsId::INIT, "one_more").is_err(), "full");
+    let mut sorted = made.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 15, "indexes are distinct: {made:?}");
+    for (k, i) in made.iter().enumerate() {
+        assert_eq!(w.iface_info(*i).unwrap().name.as_str(), format!("br{k}"));
+    }
+    for i in made {
+        w.del_link(i).unwrap();
+    }
+    assert_eq!(w.ifaces(NsId::INIT).count(), 1, "only lo left");
+    assert!(w.pool_ref().stats().is_idle());
+}
