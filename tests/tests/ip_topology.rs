@@ -457,3 +457,41 @@ fn what_loopback_holds_when_it_goes_down_is_not_delivered_later() {
         w.close(server).unwrap();
     });
 }
+
+/// Deleting one of two addresses in a subnet promotes the other: the
+/// subnet and broadcast routes stay, now with the survivor as their source,
+/// so the host stops sending from the address it gave up.
+#[test]
+fn the_second_address_in_a_subnet_takes_over_when_the_first_goes() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        let second = Ipv4Addr::new(10, 0, 1, 3);
+        w.add_addr(eth0, second, 24).unwrap();
+        w.del_addr(eth0, H1).unwrap();
+        let subnet: Vec<Route> = w
+            .routes(t.h1)
+            .filter(|r| r.oif == eth0 && r.gateway.is_none() && r.kind != RouteKind::Local)
+            .copied()
+            .collect();
+        let mut kept: Vec<_> = subnet.iter().map(|r| (r.dst, r.prefix_len, r.kind, r.prefsrc)).collect();
+        kept.sort_by_key(|k| k.0);
+        let bcast = Ipv4Addr::new(10, 0, 1, 255);
+        assert_eq!(
+            kept,
+            [
+                (Ipv4Addr::new(10, 0, 1, 0), 24, RouteKind::Unicast, Some(second)),
+                (bcast, 32, RouteKind::Broadcast, Some(second)),
+            ],
+            "both shared routes kept, with the survivor as source"
+        );
+        assert!(w.routes(t.h1).all(|r| r.prefsrc != Some(H1) && r.dst != H1), "nothing of the old address is left");
+        // On the wire: the router hears from the survivor.
+        let rs = udp(w, t.r, 9);
+        let c = w.socket(t.h1, SockType::Udp).unwrap();
+        w.sendmsg(c, b"who am i", Some(sa(R1, 9))).unwrap();
+        let (got, from) = recv(w, t, rs).unwrap();
+        assert_eq!((got.as_slice(), *from.ip()), (&b"who am i"[..], second));
+        w.close(c).unwrap();
+        w.close(rs).unwrap();
+    });
+}

@@ -439,23 +439,34 @@ impl<'a, H: NfHooks> World<'a, H> {
         let still = i.addrs.clone();
         let label = i.name.clone();
         self.events.push(RtEvent::Addr { deleted: true, ns, ifindex, label, addr: gone });
-        let doomed = |r: &Route| {
-            r.oif == ifindex
-                && r.proto == RouteProto::Kernel
-                && r.prefsrc == Some(addr)
-                && !(gone.prefix_len < 32
-                    && r.prefix_len == gone.prefix_len
-                    && r.dst == gone.network()
-                    && still.iter().any(|o| o.prefix_len == gone.prefix_len && o.contains(gone.addr)))
+        // Another address in the same subnet inherits the subnet and
+        // broadcast routes the two shared, with itself as their preferred
+        // source (Linux with `promote_secondaries`, as most distributions
+        // set it): kept with the old source, local traffic would go on
+        // leaving from an address the host no longer owns.
+        let heir = still.iter().find(|o| o.prefix_len == gone.prefix_len && o.contains(gone.addr)).map(|o| o.addr);
+        let shared = |r: &Route| {
+            gone.prefix_len < 32
+                && ((r.prefix_len == gone.prefix_len && r.dst == gone.network())
+                    || (r.kind == RouteKind::Broadcast && Some(r.dst) == gone.broadcast()))
         };
+        let ours = |r: &Route| r.oif == ifindex && r.proto == RouteProto::Kernel && r.prefsrc == Some(addr);
+        let doomed = |r: &Route| ours(r) && !(heir.is_some() && shared(r));
         // An address brings at most three routes (local, broadcast, subnet).
         let mut routes: heapless::Vec<Route, 4> = heapless::Vec::new();
-        for r in self.fib.routes(ns).filter(|r| doomed(r)) {
+        for r in self.fib.routes(ns).filter(|r| ours(r)) {
             let _ = routes.push(*r);
         }
         for r in routes {
             if self.fib.del(ns, r.dst, r.prefix_len, |x| *x == r).is_ok() {
                 self.events.push(RtEvent::Route { deleted: true, ns, route: r });
+                if let Some(h) = heir.filter(|_| shared(&r)) {
+                    let promoted = Route { prefsrc: Some(h), ..r };
+                    // The slot just freed takes it: this cannot fail.
+                    if self.fib.add(ns, promoted).is_ok() {
+                        self.events.push(RtEvent::Route { deleted: false, ns, route: promoted });
+                    }
+                }
             }
         }
         self.fib.remove_where(ns, doomed);
