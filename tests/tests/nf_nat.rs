@@ -282,3 +282,43 @@ fn local_snat_with_checksum_offload() {
 fn local_snat_without_checksum_offload() {
     local_snat(Features::NONE);
 }
+
+/// A masqueraded flow follows the router's outside address. When that
+/// address changes (a DHCP renewal, say) the flow's entry goes with the
+/// old address, so the next datagram is translated to the new one and its
+/// answer comes back; a UDP flow would otherwise keep its stale entry alive
+/// for ever. Taking the outside link down forgets what left through it.
+#[test]
+fn masqueraded_flows_follow_the_routers_outside_address() {
+    with_topo::<64>(no_routes_back(), |w, t| {
+        masquerade(w, t);
+        let echo = udp_bound(w, t.s, 53);
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        w.connect(u, sa(S, 53)).unwrap();
+        let ask = |w: &mut skbnet::netns::World<'_>, t: &mut Topo<'_>, q: &[u8]| {
+            w.sendmsg(u, q, None).unwrap();
+            let (got, from) = recv(w, t, echo, 500).unwrap();
+            assert_eq!(got, q);
+            w.sendmsg(echo, b"answer", Some(std::net::SocketAddr::V4(from))).unwrap();
+            assert_eq!(recv(w, t, u, 500).unwrap().0, b"answer", "the answer finds its way back");
+            *from.ip()
+        };
+        assert_eq!(ask(w, t, b"one"), R0);
+        assert_eq!(w.conntrack(t.r).count(), 1);
+        let renewed = std::net::Ipv4Addr::new(198, 51, 100, 3);
+        w.add_addr(t.r_out, renewed, 24).unwrap();
+        assert_eq!(w.conntrack(t.r).count(), 1, "a new address alone changes nothing");
+        w.del_addr(t.r_out, R0).unwrap();
+        assert_eq!(w.conntrack(t.r).count(), 0, "the flow that took R0 is forgotten");
+        assert_eq!(ask(w, t, b"two"), renewed, "translated to the address the router has now");
+        let e = w.conntrack(t.r).next().unwrap();
+        assert_eq!((e.orig.src, e.reply.dst), (C1, renewed));
+        w.set_link_up(t.r_out, false).unwrap();
+        assert_eq!(w.conntrack(t.r).count(), 0, "the link went down: its flows go");
+        w.set_link_up(t.r_out, true).unwrap();
+        assert_eq!(ask(w, t, b"three"), renewed);
+        for id in [echo, u] {
+            w.close(id).unwrap();
+        }
+    });
+}

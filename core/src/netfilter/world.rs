@@ -112,6 +112,21 @@ impl<'a, H: NfHooks> World<'a, H> {
         }
     }
 
+    /// Forget connections masqueraded out of `ifindex`: all of them when
+    /// it goes down, or those that took address `addr` when that address
+    /// is deleted (Linux's masquerade device and address notifiers). Kept,
+    /// such an entry would go on rewriting a flow to a source the router no
+    /// longer owns (or out of a link that is gone), and a UDP flow keeps
+    /// refreshing it, so it would never heal.
+    pub(crate) fn masq_forget(&mut self, ifindex: IfIndex, addr: Option<core::net::Ipv4Addr>) {
+        if let Some(n) = self.nft.as_mut() {
+            let reply = super::conntrack::REPLY;
+            n.ct.flush(None, |e| {
+                e.masq_oif == ifindex && addr.is_none_or(|a| e.tuple.get(reply).is_some_and(|t| t.dst == a))
+            });
+        }
+    }
+
     /// True when conntrack runs in `ns`, so fragments are reassembled
     /// before PREROUTING.
     pub(crate) fn nft_defrag(&self, ns: NsId) -> bool {

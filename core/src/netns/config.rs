@@ -341,6 +341,9 @@ impl<'a, H: NfHooks> World<'a, H> {
         }
         self.fib.invalidate();
         if changed {
+            if !up {
+                self.masq_forget(ifindex, None);
+            }
             self.link_changed(ifindex);
         }
         Ok(())
@@ -439,6 +442,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         let still = i.addrs.clone();
         let label = i.name.clone();
         self.events.push(RtEvent::Addr { deleted: true, ns, ifindex, label, addr: gone });
+        self.masq_forget(ifindex, Some(addr));
         // Another address in the same subnet inherits the subnet and
         // broadcast routes the two shared, with itself as their preferred
         // source (Linux with `promote_secondaries`, as most distributions
