@@ -495,3 +495,40 @@ fn the_second_address_in_a_subnet_takes_over_when_the_first_goes() {
         w.close(rs).unwrap();
     });
 }
+
+/// The whole of 127.0.0.0/8 is local (`local 127.0.0.0/8 dev lo`): a
+/// connection to 127.0.0.5 answers from 127.0.0.5, and so does a ping.
+#[test]
+fn any_loopback_address_answers_from_itself() {
+    with_topo(Features::ALL, |w, t| {
+        let five = Ipv4Addr::new(127, 0, 0, 5);
+        let l = w.socket(t.h1, SockType::Tcp).unwrap();
+        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 7000)).unwrap();
+        w.listen(l, 1).unwrap();
+        let c = w.socket(t.h1, SockType::Tcp).unwrap();
+        assert_eq!(w.connect(c, sa(five, 7000)), Err(Errno::InProgress));
+        let mut s = None;
+        let ok = run(w, t, 1_000, |w| {
+            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        });
+        assert!(ok, "{:?} {:?}", w.stats(t.h1).unwrap().drops, w.stats(t.h1).unwrap().tcp);
+        let s = s.unwrap();
+        assert_eq!(w.sendmsg(s, b"from five", None), Ok(9));
+        let mut buf = [0u8; 16];
+        let mut got = 0;
+        assert!(run(w, t, 1_000, |w| {
+            got = w.recvmsg(c, &mut buf).map_or(got, |m| m.len);
+            got > 0
+        }));
+        assert_eq!(&buf[..got], b"from five");
+        assert_eq!(*w.local_addr(s).unwrap().ip(), five);
+        let p = w.socket(t.h1, SockType::Ping).unwrap();
+        w.sendmsg(p, &echo_request(1, b"abcd"), Some(sa(five, 0))).unwrap();
+        let (reply, from) = recv(w, t, p).unwrap();
+        assert_eq!((reply[0], *from.ip(), &reply[8..]), (0, five, &b"abcd"[..]));
+        for id in [p, c, s, l] {
+            w.close(id).unwrap();
+        }
+    });
+}

@@ -57,7 +57,7 @@ impl<H: NfHooks> World<'_, H> {
             Icmpv4Type::ECHO_REQUEST => {
                 let ignore = self.netns(ns).is_none_or(|n| n.sysctl.icmp_echo_ignore_all)
                     || self.pool.meta(&skb).pkt_type != PacketType::Host
-                    || !self.is_local_addr(ns, dst);
+                    || self.pool.meta(&skb).rt_broadcast;
                 if let Some(n) = self.netns_mut(ns) {
                     n.stats.icmp.InEchos += 1;
                 }

@@ -156,7 +156,7 @@ impl<H: NfHooks> World<'_, H> {
             if let Some(n) = self.netns_mut(ns) {
                 n.stats.ip.InBcastPkts += 1;
             }
-            return self.ip_local_deliver(ns, iif, skb, hdr, now);
+            return self.ip_local_deliver(ns, iif, skb, hdr, true, now);
         }
         if dst.is_multicast() || u32::from(dst) >> 28 == 0xf || dst.is_unspecified() {
             return self.ip_drop(ns, skb, DropReason::NotForUs);
@@ -164,7 +164,8 @@ impl<H: NfHooks> World<'_, H> {
         let ifaces = &*self.ifaces;
         let route = self.fib.route(ns, dst, |o| usable(ifaces, o));
         match route.map(|r| r.route.kind) {
-            Some(RouteKind::Local) | Some(RouteKind::Broadcast) => self.ip_local_deliver(ns, iif, skb, hdr, now),
+            Some(RouteKind::Local) => self.ip_local_deliver(ns, iif, skb, hdr, false, now),
+            Some(RouteKind::Broadcast) => self.ip_local_deliver(ns, iif, skb, hdr, true, now),
             _ if !self.netns(ns).is_some_and(|n| n.sysctl.ip_forward) => {
                 if let Some(n) = self.netns_mut(ns) {
                     n.stats.ip.InAddrErrors += 1;
@@ -175,8 +176,13 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
-    /// Local delivery (`ip_local_deliver`): reassemble, INPUT, then the protocol.
-    fn ip_local_deliver(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, now: Instant) {
+    /// Local delivery (`ip_local_deliver`): reassemble, INPUT, then the
+    /// protocol. `broadcast`: the route took the packet in as a broadcast,
+    /// not for one of our addresses.
+    fn ip_local_deliver(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, broadcast: bool, now: Instant) {
+        if let Ok(m) = self.pool.meta_mut(&skb) {
+            m.rt_broadcast = broadcast;
+        }
         let skb = if hdr.fragment {
             let Some(skb) = self.ip_defrag(ns, skb, now) else { return };
             skb

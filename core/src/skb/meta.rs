@@ -123,6 +123,10 @@ pub struct Meta {
     pub pkt_type: PacketType,
     /// Queue-selection priority (`skb->priority`).
     pub priority: u8,
+    /// The input route took the packet in as an IP broadcast (Linux's
+    /// `RTCF_BROADCAST` on its route), not for one of our addresses. Set
+    /// when a received packet is routed; TCP and echo refuse such packets.
+    pub rt_broadcast: bool,
     /// Scratch space owned by the layer that holds the packet (Linux's
     /// `skb->cb`): TCP keeps a queued segment's sequence range, send time
     /// and SACK state here.
@@ -146,6 +150,7 @@ impl Meta {
             tstamp: Instant::ZERO,
             pkt_type: PacketType::Host,
             priority: 0,
+            rt_broadcast: false,
             cb: [0; 4],
         }
     }

@@ -101,8 +101,8 @@ impl<H: NfHooks> World<'_, H> {
         //# A TCP implementation MUST silently discard an incoming SYN segment
         //# that is addressed to a broadcast or multicast address.
         // Linux drops every TCP segment that was not for this host alone.
-        let unicast = self.pool.meta(&skb).pkt_type == crate::skb::PacketType::Host
-            && self.ip_addrs(&skb).is_some_and(|(_, d)| self.is_local_addr(ns, d));
+        let m = self.pool.meta(&skb);
+        let unicast = m.pkt_type == crate::skb::PacketType::Host && !m.rt_broadcast;
         if !unicast {
             self.pool.free(skb);
             return self.drop_count(ns, DropReason::TcpNotUnicast);

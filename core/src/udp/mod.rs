@@ -64,7 +64,8 @@ impl<H: NfHooks> World<'_, H> {
         if self.pool.pull(&skb, 8).is_err() {
             return self.udp_drop(ns, skb, DropReason::Truncated);
         }
-        let broadcast = self.pool.meta(&skb).pkt_type != PacketType::Host || !self.is_local_addr(ns, dst);
+        let m = self.pool.meta(&skb);
+        let broadcast = m.pkt_type != PacketType::Host || m.rt_broadcast;
         let (to, from) = (SocketAddrV4::new(dst, dport), SocketAddrV4::new(src, sport));
         if broadcast {
             return self.udp_broadcast(ns, to, from, skb);
