@@ -496,6 +496,64 @@ fn the_second_address_in_a_subnet_takes_over_when_the_first_goes() {
     });
 }
 
+/// A socket whose address is deleted stops sending from it (Linux's
+/// `ip_route_output` refuses a source that is not local with `EINVAL`):
+/// a datagram is refused, and a connection's segments stay queued and go
+/// out once the address is back, from it.
+#[test]
+fn a_deleted_address_is_not_used_as_a_source() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        let keep = Ipv4Addr::new(10, 0, 1, 3);
+        w.add_addr(eth0, keep, 24).unwrap();
+        let u = w.socket(t.h1, SockType::Udp).unwrap();
+        w.bind(u, sa(H1, 5000)).unwrap();
+        let l = w.socket(t.h2, SockType::Tcp).unwrap();
+        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
+        w.listen(l, 1).unwrap();
+        let c = w.socket(t.h1, SockType::Tcp).unwrap();
+        w.bind(c, sa(H1, 0)).unwrap();
+        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
+        let mut s = None;
+        assert!(run(w, t, 1_000, |w| {
+            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        }));
+        let s = s.unwrap();
+        w.del_addr(eth0, H1).unwrap();
+        assert_eq!(w.sendmsg(u, b"from nowhere", Some(sa(H2, 9))), Err(Errno::InvalidArgument));
+        assert_eq!(w.sendmsg(c, b"later", None), Ok(5), "queued");
+        let mut buf = [0u8; 16];
+        assert!(!run(w, t, 1_500, |w| w.recvmsg(s, &mut buf).is_ok()), "nothing left h1 from the deleted address");
+        w.add_addr(eth0, H1, 24).unwrap();
+        let mut got = 0;
+        assert!(run(w, t, 5_000, |w| {
+            got = w.recvmsg(s, &mut buf).map_or(got, |m| m.len);
+            got > 0
+        }));
+        assert_eq!((&buf[..got], *w.peer_addr(s).unwrap().ip()), (&b"later"[..], H1), "retransmitted once it was back");
+        for id in [u, c, s, l] {
+            w.close(id).unwrap();
+        }
+    });
+}
+
+/// A socket bound to the broadcast address (to hear broadcasts) sends from
+/// a real address: RFC 1122 §3.2.1.3 forbids a broadcast source.
+#[test]
+fn a_socket_bound_to_broadcast_sends_from_a_real_address() {
+    with_topo(Features::ALL, |w, t| {
+        let rs = udp(w, t.r, 9);
+        let b = w.socket(t.h1, SockType::Udp).unwrap();
+        w.bind(b, sa(Ipv4Addr::BROADCAST, 6000)).unwrap();
+        w.sendmsg(b, b"hello", Some(sa(R1, 9))).unwrap();
+        let (got, from) = recv(w, t, rs).unwrap();
+        assert_eq!((got.as_slice(), from), (&b"hello"[..], SocketAddrV4::new(H1, 6000)));
+        w.close(b).unwrap();
+        w.close(rs).unwrap();
+    });
+}
+
 /// The whole of 127.0.0.0/8 is local (`local 127.0.0.0/8 dev lo`): a
 /// connection to 127.0.0.5 answers from 127.0.0.5, and so does a ping.
 #[test]

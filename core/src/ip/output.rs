@@ -50,12 +50,39 @@ pub(crate) fn usable(ifaces: &[Option<Iface<'_>>], oif: IfIndex) -> bool {
 
 impl<H: NfHooks> World<'_, H> {
     /// Route a locally generated packet to `dst` (`ip_route_output`).
-    /// `src` is the socket's bound address, if any.
+    /// `src` is the socket's bound address, if any; it must still be one of
+    /// the namespace's addresses (`EINVAL` otherwise, as in Linux), so a
+    /// connection whose address was deleted stops sending from it.
     pub(crate) fn route_output(
         &mut self,
         ns: NsId,
         dst: Ipv4Addr,
         src: Option<Ipv4Addr>,
+        now: Instant,
+    ) -> Result<OutRoute, Errno> {
+        self.route_output_src(ns, dst, src, false, now)
+    }
+
+    /// [`World::route_output`] for a packet that answers in another host's
+    /// name (a reset or ICMP error that nft `reject` sends for a forwarded
+    /// packet, a packet routed again after NAT): its source need not be
+    /// ours (Linux's `FLOWI_FLAG_ANYSRC`).
+    pub(crate) fn route_output_anysrc(
+        &mut self,
+        ns: NsId,
+        dst: Ipv4Addr,
+        src: Ipv4Addr,
+        now: Instant,
+    ) -> Result<OutRoute, Errno> {
+        self.route_output_src(ns, dst, Some(src), true, now)
+    }
+
+    fn route_output_src(
+        &mut self,
+        ns: NsId,
+        dst: Ipv4Addr,
+        src: Option<Ipv4Addr>,
+        any_src: bool,
         now: Instant,
     ) -> Result<OutRoute, Errno> {
         let ifaces = &*self.ifaces;
@@ -69,7 +96,11 @@ impl<H: NfHooks> World<'_, H> {
             RouteKind::Prohibit => return Err(Errno::Access),
             RouteKind::Blackhole => return Err(Errno::InvalidArgument),
         };
-        let src = match src.filter(|s| !s.is_unspecified()) {
+        // RFC 1122 §3.2.1.3: a source is never a broadcast or multicast
+        // address. A socket bound to one (to receive) sends from the
+        // address the route picks, as Linux's `inet_bind` arranges.
+        let src = match src.filter(|s| !s.is_unspecified() && !s.is_broadcast() && !s.is_multicast()) {
+            Some(s) if !any_src && !self.src_ok(ns, oif, s) => return Err(Errno::InvalidArgument),
             Some(s) => s,
             None if local => dst,
             None => r.route.prefsrc.or_else(|| self.select_src(oif, r.next_hop)).ok_or(Errno::AddrNotAvail)?,
@@ -81,6 +112,16 @@ impl<H: NfHooks> World<'_, H> {
         }
         let next_hop = if broadcast { dst } else { r.next_hop };
         Ok(OutRoute { oif, next_hop, src, mtu, broadcast, local })
+    }
+
+    /// True when `src` is local to `ns`: the route to it is a local one
+    /// (Linux's `__ip_dev_find`), so the weak host model allows any of the
+    /// namespace's addresses and all of `127.0.0.0/8`. The outgoing
+    /// interface's own addresses are looked at first, as they nearly always
+    /// hold it.
+    fn src_ok(&self, ns: NsId, oif: IfIndex, src: Ipv4Addr) -> bool {
+        self.iface(oif).is_some_and(|i| i.addrs.iter().any(|a| a.addr == src))
+            || self.fib.lookup(ns, src, |_| true).is_some_and(|r| r.route.kind == RouteKind::Local)
     }
 
     /// The next IP identification for `dst`: a per-namespace counter folded
@@ -161,7 +202,7 @@ impl<H: NfHooks> World<'_, H> {
         if let (Some((_, old)), Some((src, dst))) = (before, after)
             && old != dst
         {
-            let Ok(r) = self.route_output(ns, dst, Some(src), now) else {
+            let Ok(r) = self.route_output_anysrc(ns, dst, src, now) else {
                 self.pool.free(skb);
                 if let Some(n) = self.netns_mut(ns) {
                     n.stats.ip.OutNoRoutes += 1;

@@ -608,7 +608,7 @@ impl<H: NfHooks> World<'_, H> {
             let len = seg.len + u32::from(seg.flags & 0x02 != 0) + u32::from(seg.flags & 0x01 != 0);
             (0, seg.seq.wrapping_add(len), TcpFlags::RST | TcpFlags::ACK)
         };
-        let Ok(route) = self.route_output(ns, dst, Some(src), now) else { return };
+        let Ok(route) = self.route_output_anysrc(ns, dst, src, now) else { return };
         let Ok(out) = self.pool.alloc_with_headroom(OwnerId::SYSTEM, 128) else { return };
         let built = self.pool.put(&out, 20).map(|h| {
             h.fill(0);
