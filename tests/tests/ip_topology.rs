@@ -590,3 +590,51 @@ fn any_loopback_address_answers_from_itself() {
         }
     });
 }
+
+/// Lowering the MTU under an established connection (`ip link set eth0 mtu
+/// 800`): the next segment no longer fits the route, so the connection
+/// takes the smaller MSS (RFC 1122 §4.2.2.6's MMS_S shrank; Linux learns it
+/// from the ICMP error `ip_fragment` sends itself) and carries on, instead
+/// of failing every send for ever.
+#[test]
+fn a_connection_carries_on_when_its_mtu_is_lowered() {
+    with_topo(Features::ALL, |w, t| {
+        let l = w.socket(t.h2, SockType::Tcp).unwrap();
+        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
+        w.listen(l, 1).unwrap();
+        let c = w.socket(t.h1, SockType::Tcp).unwrap();
+        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
+        let mut s = None;
+        assert!(run(w, t, 1_000, |w| {
+            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        }));
+        let s = s.unwrap();
+        assert_eq!(w.tcp_info(c).unwrap().mss, 948);
+        let data = payload_of(256 * 1024, 5);
+        let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
+        let mut lowered = false;
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        let done = run(w, t, 3_000, |w| {
+            if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
+                sent += n;
+            }
+            while let Ok(m) = w.recvmsg(s, &mut buf) {
+                got.extend_from_slice(&buf[..m.len]);
+            }
+            if !lowered && got.len() > 64 * 1024 {
+                w.set_mtu(eth0, 800).unwrap();
+                lowered = true;
+            }
+            got.len() == data.len()
+        });
+        assert!(lowered);
+        assert!(done && got == data, "{} of {} bytes arrived", got.len(), data.len());
+        assert_eq!(w.tcp_info(c).unwrap().mss, 800 - 40 - 12, "the MTU's, less headers and timestamps");
+        let h1 = w.stats(t.h1).unwrap();
+        assert!(h1.drops.get(DropReason::FragNeeded) >= 1, "the first too-big segment was refused");
+        for id in [c, s, l] {
+            w.close(id).unwrap();
+        }
+    });
+}

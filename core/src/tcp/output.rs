@@ -192,7 +192,16 @@ impl<H: NfHooks> World<'_, H> {
             }
         }
         let p = IpParams { proto: IpProtocol::TCP, ttl: c.ttl, tos: c.tos, df: true };
-        self.ip_queue_xmit(c.ns, skb, &route, *c.remote.ip(), p, now)
+        let res = self.ip_queue_xmit(c.ns, skb, &route, *c.remote.ip(), p, now);
+        //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.2.6
+        //# Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize
+        // The segment did not fit the route (its MTU was lowered): MMS_S
+        // shrank, so the MSS follows at once. Linux learns the same from the
+        // ICMP error `ip_fragment` sends itself.
+        if res == Err(DropReason::FragNeeded) {
+            self.tcp_sync_mss(c, t, t.peer_mss, now);
+        }
+        res
     }
 
     /// The MSS we announce: the route's MTU less the IPv4 and TCP headers.
@@ -493,8 +502,14 @@ impl<H: NfHooks> World<'_, H> {
         // Sent first, queued for retransmission after: a segment the stack
         // could not send (no route, no memory, a full device queue) stays
         // unsent, as in Linux's tcp_write_xmit.
-        if self.tcp_transmit_queued(c, t, Some(r), now, false).is_err() {
-            return false;
+        let mss_was = t.mss;
+        match self.tcp_transmit_queued(c, t, Some(r), now, false) {
+            Ok(()) => {}
+            // Too big for a route whose MTU shrank: the MSS was cut to fit,
+            // so the caller's next pass sends it again, now in smaller
+            // segments.
+            Err(DropReason::FragNeeded) => return t.mss < mss_was,
+            Err(_) => return false,
         }
         let Some(skb) = t.wq.pop_front(&mut self.pool) else { return false };
         let cb = TcpCb::of(&self.pool, &skb);
