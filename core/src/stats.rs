@@ -319,6 +319,35 @@ pub enum DropReason {
     TcpListenOverflow,
     /// A TCP segment sent to a broadcast or multicast address.
     TcpNotUnicast,
+    /// A TCP handshake segment whose ACK is not for our SYN or SYN-ACK
+    /// (answered with a reset; Linux's `TCP_INVALID_ACK_SEQUENCE`).
+    TcpInvalidAck,
+    /// A TCP segment acknowledging data never sent (RFC 5961 §5.2; Linux's
+    /// `TCP_ACK_UNSENT_DATA`).
+    TcpAckUnsentData,
+    /// A TCP segment whose ACK is older than any window (RFC 5961 §5.2;
+    /// answered by a challenge ACK; Linux's `TCP_TOO_OLD_ACK`).
+    TcpOldAck,
+    /// A TCP segment with flags its connection's state cannot take: no ACK
+    /// once synchronized, neither SYN nor RST in SYN-SENT (Linux's
+    /// `TCP_FLAGS`).
+    TcpFlags,
+    /// A SYN on a synchronized connection (answered by a challenge ACK,
+    /// RFC 5961 §4; Linux's `TCP_INVALID_SYN`).
+    TcpInvalidSyn,
+    /// A reset inside the window but not at `RCV.NXT` (answered by a
+    /// challenge ACK, RFC 5961 §3; Linux's `TCP_RESET`).
+    TcpRstNotExact,
+    /// TCP data all of which had been received already (Linux's
+    /// `TCP_OLD_DATA`).
+    TcpOldData,
+    /// TCP data entirely beyond the receive window (Linux's
+    /// `TCP_OVERWINDOW`).
+    TcpOverWindow,
+    /// TCP data at `RCV.NXT` that came while the receive window was closed,
+    /// a zero-window probe among them (Linux's `TCP_ZEROWINDOW`; also
+    /// counted in `TCPZeroWindowDrop`).
+    TcpZeroWindow,
     /// A frame whose source MAC is multicast, broadcast or zero (Linux's
     /// `MAC_INVALID_SOURCE`).
     BadSrcMac,
@@ -375,6 +404,15 @@ impl DropReason {
         DropReason::TcpPaws,
         DropReason::TcpListenOverflow,
         DropReason::TcpNotUnicast,
+        DropReason::TcpInvalidAck,
+        DropReason::TcpAckUnsentData,
+        DropReason::TcpOldAck,
+        DropReason::TcpFlags,
+        DropReason::TcpInvalidSyn,
+        DropReason::TcpRstNotExact,
+        DropReason::TcpOldData,
+        DropReason::TcpOverWindow,
+        DropReason::TcpZeroWindow,
         DropReason::BadSrcMac,
         DropReason::OtherHost,
     ];

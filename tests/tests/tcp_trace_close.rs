@@ -203,6 +203,7 @@ fn an_exact_reset_ends_the_connection_and_the_error_is_reported_once() {
         assert_eq!(t.w.sendmsg(f.sock, b"x", None), Err(Errno::Pipe));
         let st = t.stats();
         assert_eq!((st.tcp.EstabResets, st.tcp.CurrEstab), (1, 0));
+        assert_eq!(st.drops.total(), 0, "an exact reset is taken, not dropped");
     });
 }
 
@@ -218,7 +219,9 @@ fn an_in_window_reset_with_a_wrong_sequence_gets_a_challenge_ack() {
         // Outside the window: dropped silently.
         t.inject(&Pkt::ack(40_000, 80, f.peer_nxt.wrapping_add(10_000_000), f.our_nxt).rst());
         t.expect_none();
-        assert_eq!(t.stats().tcp_ext.TCPChallengeACK, 1);
+        let st = t.stats();
+        assert_eq!(st.tcp_ext.TCPChallengeACK, 1);
+        assert_eq!((st.drops.get(DropReason::TcpRstNotExact), st.drops.get(DropReason::TcpBadSeq)), (1, 1));
     });
 }
 
@@ -233,7 +236,11 @@ fn a_syn_on_an_established_connection_gets_a_challenge_ack() {
             assert_eq!((c.flags(), c.seq, c.ack), (".".to_string(), f.our_nxt, f.peer_nxt));
         }
         assert_eq!(state(t, &f), TcpState::Established);
-        assert_eq!(t.stats().tcp_ext.TCPSYNChallenge, 2);
+        let st = t.stats();
+        assert_eq!(st.tcp_ext.TCPSYNChallenge, 2);
+        // The one in the window is an invalid SYN; the other fails the
+        // sequence check first.
+        assert_eq!((st.drops.get(DropReason::TcpInvalidSyn), st.drops.get(DropReason::TcpBadSeq)), (1, 1));
     });
 }
 
@@ -256,7 +263,9 @@ fn an_ack_for_data_never_sent_is_answered_and_its_data_refused() {
         old.ack = Some(f.our_nxt.wrapping_sub(1_000_000));
         t.inject(&old);
         assert_eq!(t.expect_one().ack, f.peer_nxt.wrapping_sub(1));
-        assert_eq!(t.stats().tcp_ext.TCPChallengeACK, 1);
+        let st = t.stats();
+        assert_eq!(st.tcp_ext.TCPChallengeACK, 1);
+        assert_eq!((st.drops.get(DropReason::TcpAckUnsentData), st.drops.get(DropReason::TcpOldAck)), (1, 1));
     });
 }
 

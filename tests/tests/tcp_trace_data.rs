@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use skbnet::dev::Features;
 use skbnet::socket::{Errno, SockOpt};
+use skbnet::stats::DropReason;
 use skbnet::tcp::{TcpOpt, TcpState};
 use skbnet_tests::trace::{Flow, Out, Pkt, Trace, TraceConfig, with_trace};
 
@@ -349,9 +350,17 @@ fn reading_one_byte_from_a_full_buffer_opens_no_silly_window() {
         // Data beyond the closed window is dropped, not queued.
         let p = f.data(&[6u8; 1000]);
         f.peer_nxt = f.peer_nxt.wrapping_sub(1000);
+        let before = t.stats();
         t.inject(&p);
         let a = t.expect_one();
         assert_eq!(a.ack, f.peer_nxt, "out of window: acknowledged, not taken");
+        let after = t.stats();
+        let zw = |s: &skbnet::stats::NetStats| (s.drops.get(DropReason::TcpZeroWindow), s.tcp_ext.TCPZeroWindowDrop);
+        assert_eq!(
+            (zw(&after).0 - zw(&before).0, zw(&after).1 - zw(&before).1),
+            (1, 1),
+            "counted as a zero-window drop"
+        );
         // Reading half the buffer opens the window with an update.
         let mut buf = [0u8; 9000];
         t.w.recvmsg(s, &mut buf).unwrap();
@@ -468,5 +477,41 @@ fn a_pure_ack_at_the_right_edge_of_our_window_still_acknowledges() {
         let a = t.expect_one();
         assert_eq!(a.ack, f.peer_nxt, "answered with where we are");
         assert_eq!(t.w.tcp_info(f.sock).unwrap().in_flight, 10, "an unacceptable segment's ACK is not taken");
+    });
+}
+
+/// What the receiver refuses is counted by why, with Linux's reasons: data
+/// it had already, data at the right edge of the window (taken for its ACK,
+/// its bytes dropped), a segment without ACK, and data after the peer's
+/// FIN. Each duplicate or edge segment is answered at once; the one
+/// without ACK is not.
+#[test]
+fn refused_segments_are_counted_by_reason() {
+    with_trace(TraceConfig::default(), |t| {
+        let mut f = t.passive_open(80, mss_only, 1000);
+        let hello = f.data(b"hello");
+        t.inject(&hello);
+        let wnd = u32::from(t.expect_one().window);
+        let drop = |t: &Trace<'_, '_>, why| t.stats().drops.get(why);
+        t.inject(&hello);
+        assert_eq!(t.expect_one().ack, f.peer_nxt, "a duplicate is acknowledged at once");
+        assert_eq!(drop(t, DropReason::TcpOldData), 1);
+        t.inject(&Pkt::ack(40_000, 80, f.peer_nxt.wrapping_add(wnd), f.our_nxt).data(b"beyond"));
+        assert_eq!(t.expect_one().ack, f.peer_nxt);
+        assert_eq!(drop(t, DropReason::TcpOverWindow), 1);
+        let mut bare = f.pkt().data(b"x");
+        bare.ack = None;
+        t.inject(&bare);
+        t.expect_none();
+        assert_eq!(drop(t, DropReason::TcpFlags), 1);
+        t.inject(&f.pkt().fin());
+        f.peer_nxt = f.peer_nxt.wrapping_add(1);
+        assert_eq!(t.expect_one().ack, f.peer_nxt, "the FIN is acknowledged");
+        t.inject(&f.data(b"late"));
+        assert_eq!(drop(t, DropReason::TcpOverWindow), 2, "nothing comes after a FIN");
+        let mut b = [0u8; 16];
+        assert_eq!(t.w.recvmsg(f.sock, &mut b).unwrap().len, 5);
+        assert_eq!(&b[..5], b"hello", "only the first copy was taken");
+        assert_eq!(t.stats().drops.total(), 4, "and nothing else was dropped");
     });
 }

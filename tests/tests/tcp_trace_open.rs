@@ -147,6 +147,7 @@ fn a_syn_ack_acking_something_else_gets_a_reset() {
         assert_eq!(r.flags(), "R");
         assert_eq!(r.seq, syn.seq.wrapping_add(5));
         assert!(!t.w.events(s).unwrap().writable, "still connecting");
+        assert_eq!(t.stats().drops.get(DropReason::TcpInvalidAck), 1);
         t.w.close(s).unwrap();
     });
 }

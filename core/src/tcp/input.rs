@@ -20,6 +20,16 @@ use crate::time::Instant;
 use crate::wire::checksum::pseudo_header_v4;
 use crate::wire::{IpProtocol, SackBlocks, TcpFlags, TcpOptions, TcpOptionsRepr, TcpPacket};
 
+/// What the checks before the ACK made of a segment.
+enum Validated {
+    /// On to the ACK, the data and the FIN.
+    Go,
+    /// Done with: it reset the connection.
+    Taken,
+    /// Refused, for this reason.
+    Drop(DropReason),
+}
+
 /// What a received segment says, parsed once.
 #[derive(Clone, Copy, Debug)]
 pub struct Segment {
@@ -191,21 +201,25 @@ impl<H: NfHooks> World<'_, H> {
     /// A segment for an existing connection.
     pub(crate) fn tcp_rcv(&mut self, id: SockId, seg: Segment, skb: SkBuff, now: Instant) {
         let Some((c, mut t)) = self.tcp_take(id) else {
+            // Not reached: the caller just found `id` as a TCP socket.
             self.pool.free(skb);
             return;
         };
         t.last_rcv = now;
         if t.state == TcpState::SynSent {
-            self.tcp_rcv_synsent(&c, &mut t, &seg, now);
             self.pool.free(skb);
+            if let Err(why) = self.tcp_rcv_synsent(&c, &mut t, &seg, now) {
+                self.drop_count(c.ns, why);
+            }
         } else {
             self.tcp_rcv_synced(&c, &mut t, &seg, skb, now);
         }
         self.tcp_put(c, t);
     }
 
-    /// RFC 9293 §3.10.7.3: a segment in SYN-SENT.
-    fn tcp_rcv_synsent(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) {
+    /// RFC 9293 §3.10.7.3: a segment in SYN-SENT. `Err` says why it was
+    /// refused.
+    fn tcp_rcv_synsent(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) -> Result<(), DropReason> {
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.3
         //# If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the
         //# RST bit is set, if so drop the segment and return)
@@ -213,21 +227,24 @@ impl<H: NfHooks> World<'_, H> {
             if !seg.rst() {
                 self.tcp_send_reset_for(&seg.reset_for(c.ns), now);
             }
-            return;
+            return Err(DropReason::TcpInvalidAck);
         }
         if seg.rst() {
-            if seg.has_ack() {
-                //# If the ACK was acceptable, then signal to the user "error:
-                //# connection reset", drop the segment, enter CLOSED state
-                self.tcp_fail(c, t, Errno::ConnRefused);
-                if let Some(n) = self.netns_mut(c.ns) {
-                    n.stats.tcp.AttemptFails += 1;
-                }
+            if !seg.has_ack() {
+                //# Otherwise (no ACK), drop the segment and return.
+                return Err(DropReason::TcpFlags);
             }
-            return;
+            //# If the ACK was acceptable, then signal to the user "error:
+            //# connection reset", drop the segment, enter CLOSED state
+            self.tcp_fail(c, t, Errno::ConnRefused);
+            if let Some(n) = self.netns_mut(c.ns) {
+                n.stats.tcp.AttemptFails += 1;
+            }
+            return Ok(());
         }
         if !seg.syn() {
-            return;
+            //# If neither of the SYN or RST bits is set, then drop the segment and return.
+            return Err(DropReason::TcpFlags);
         }
         t.irs = seg.seq;
         t.rcv_nxt = seg.seq + 1;
@@ -251,6 +268,7 @@ impl<H: NfHooks> World<'_, H> {
             t.state = TcpState::SynReceived;
             let _ = self.tcp_transmit_queued(c, t, None, now, true);
         }
+        Ok(())
     }
 
     /// Options of a SYN or SYN-ACK: what both sides support.
@@ -303,20 +321,18 @@ impl<H: NfHooks> World<'_, H> {
             t.max_window = t.max_window.max(t.snd_wnd);
             return self.tcp_write_xmit(c, t, now);
         }
-        if let Err(why) = self.tcp_validate(c, t, seg, now) {
-            self.pool.free(skb);
-            if let Some(n) = self.netns_mut(c.ns) {
-                n.stats.drops.count(why);
+        match self.tcp_validate(c, t, seg, now) {
+            Validated::Go => {}
+            Validated::Taken => return self.pool.free(skb),
+            Validated::Drop(why) => {
+                self.pool.free(skb);
+                return self.drop_count(c.ns, why);
             }
-            return;
-        }
-        if seg.rst() || seg.syn() {
-            self.pool.free(skb);
-            return;
         }
         if t.state == TcpState::SynReceived {
             if !(seg.ack.gt(t.snd_una) && seg.ack.le(t.snd_nxt)) {
                 self.pool.free(skb);
+                self.drop_count(c.ns, DropReason::TcpInvalidAck);
                 return self.tcp_send_reset_for(&seg.reset_for(c.ns), now);
             }
             self.tcp_set_established(c, t, now);
@@ -325,10 +341,12 @@ impl<H: NfHooks> World<'_, H> {
             AckVerdict::Ok => {}
             AckVerdict::TooNew => {
                 self.pool.free(skb);
+                self.drop_count(c.ns, DropReason::TcpAckUnsentData);
                 return self.tcp_send_ack(c, t, now);
             }
             AckVerdict::TooOld => {
                 self.pool.free(skb);
+                self.drop_count(c.ns, DropReason::TcpOldAck);
                 return self.tcp_challenge_ack(c, t, now);
             }
         }
@@ -347,8 +365,8 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Steps one to four of RFC 9293 §3.10.7.4: PAWS, the sequence check,
-    /// RST and SYN (RFC 5961). On `Err` the caller drops the segment.
-    fn tcp_validate(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) -> Result<(), DropReason> {
+    /// RST and SYN (RFC 5961).
+    fn tcp_validate(&mut self, c: &Conn, t: &mut Tcb, seg: &Segment, now: Instant) -> Validated {
         //= https://www.rfc-editor.org/rfc/rfc7323#section-5.3
         //# If the RST bit is not set and the segment is not acceptable [by
         //# PAWS: SEG.TSval < TS.Recent], then [...] send an ACK and drop
@@ -361,7 +379,7 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.tcp_ext.PAWSEstab += 1;
             }
             self.tcp_send_ack(c, t, now);
-            return Err(DropReason::TcpPaws);
+            return Validated::Drop(DropReason::TcpPaws);
         }
         if !self.tcp_seq_acceptable(t, seg) {
             //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
@@ -377,7 +395,15 @@ impl<H: NfHooks> World<'_, H> {
             } else if !seg.rst() {
                 self.tcp_send_ack(c, t, now);
             }
-            return Err(DropReason::TcpBadSeq);
+            // Data at RCV.NXT fails only because the window is closed
+            // (Linux's TCPZeroWindowDrop); a zero-window probe is one.
+            if t.rcv_wnd == 0 && seg.seq == t.rcv_nxt && seg.payload > 0 && !seg.rst() && !seg.syn() {
+                if let Some(n) = self.netns_mut(c.ns) {
+                    n.stats.tcp_ext.TCPZeroWindowDrop += 1;
+                }
+                return Validated::Drop(DropReason::TcpZeroWindow);
+            }
+            return Validated::Drop(DropReason::TcpBadSeq);
         }
         if seg.rst() {
             //= https://www.rfc-editor.org/rfc/rfc5961#section-3.2
@@ -387,10 +413,10 @@ impl<H: NfHooks> World<'_, H> {
             //# current receive window) TCP MUST send an acknowledgment (challenge ACK)
             if seg.seq == t.rcv_nxt {
                 self.tcp_reset_received(c, t);
-            } else {
-                self.tcp_challenge_ack(c, t, now);
+                return Validated::Taken;
             }
-            return Ok(());
+            self.tcp_challenge_ack(c, t, now);
+            return Validated::Drop(DropReason::TcpRstNotExact);
         }
         if seg.syn() {
             //= https://www.rfc-editor.org/rfc/rfc5961#section-4.2
@@ -400,12 +426,14 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.tcp_ext.TCPSYNChallenge += 1;
             }
             self.tcp_challenge_ack(c, t, now);
-            return Ok(());
+            return Validated::Drop(DropReason::TcpInvalidSyn);
         }
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
+        //# if the ACK bit is off, drop the segment and return
         if !seg.has_ack() {
-            return Err(DropReason::TcpBadSeq);
+            return Validated::Drop(DropReason::TcpFlags);
         }
-        Ok(())
+        Validated::Go
     }
 
     /// RFC 9293's acceptability test (§3.10.7.4, the four cases), with the

@@ -306,10 +306,15 @@ impl<H: NfHooks> World<'_, H> {
         }
         if !seg.has_ack() || seg.ack != r.iss + 1 || seg.seq != r.irs + 1 {
             self.pool.free(skb);
-            if seg.has_ack() && seg.ack != r.iss + 1 {
+            let why = if !seg.has_ack() {
+                DropReason::TcpFlags
+            } else if seg.ack != r.iss + 1 {
                 self.tcp_send_reset_for(&seg.reset_for(r.ns), now);
-            }
-            return;
+                DropReason::TcpInvalidAck
+            } else {
+                DropReason::TcpBadSeq
+            };
+            return self.drop_count(r.ns, why);
         }
         let wscale = r.wscale;
         match self.tcp_create_child(&r, r.mss, wscale, r.sack, &seg, now) {
@@ -318,7 +323,11 @@ impl<H: NfHooks> World<'_, H> {
                 // Data or FIN riding on the handshake's ACK.
                 self.tcp_rcv(child, seg, skb, now);
             }
-            None => self.pool.free(skb),
+            // Counted in ListenOverflows or ListenDrops as well.
+            None => {
+                self.pool.free(skb);
+                self.drop_count(r.ns, DropReason::TcpListenOverflow);
+            }
         }
     }
 

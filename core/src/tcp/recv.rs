@@ -27,7 +27,16 @@ impl<H: NfHooks> World<'_, H> {
             return;
         }
         if !t.state.can_receive() {
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
+            //# This should not occur since a FIN has been received from the
+            //# remote side. Ignore the segment text.
+            // What repeats data before the FIN is a duplicate; anything
+            // later lies past the end of the peer's own stream.
             self.pool.free(skb);
+            if len > 0 {
+                let old = (seg.seq + len).le(t.rcv_nxt);
+                self.drop_count(c.ns, if old { DropReason::TcpOldData } else { DropReason::TcpOverWindow });
+            }
             return;
         }
         if t.shut_rd && t.orphan && len > 0 && (seg.seq + len).gt(t.rcv_nxt) {
@@ -39,9 +48,14 @@ impl<H: NfHooks> World<'_, H> {
             self.tcp_send_active_reset(c, t, now);
             return self.tcp_fail(c, t, crate::socket::Errno::ConnReset);
         }
-        let Some((seq, fin, skb)) = self.tcp_trim_to_window(t, seg, skb) else {
-            // Nothing new: a duplicate. Say so at once.
-            return self.tcp_send_ack(c, t, now);
+        let (seq, fin, skb) = match self.tcp_trim_to_window(t, seg, skb) {
+            Ok(kept) => kept,
+            // Nothing new (a duplicate), or nothing the window takes: say
+            // where we are at once.
+            Err(why) => {
+                self.drop_count(c.ns, why);
+                return self.tcp_send_ack(c, t, now);
+            }
         };
         let len = self.pool.len(&skb) as u32;
         t.rcv_mss = t.rcv_mss.max((len / u32::from(seg.segs.max(1))).min(65_535) as u16);
@@ -56,20 +70,21 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Drop what the segment repeats and what lies beyond the window.
-    /// Returns the new start, whether a FIN survives, and the packet.
-    fn tcp_trim_to_window(&mut self, t: &Tcb, seg: &Segment, skb: SkBuff) -> Option<(Seq, bool, SkBuff)> {
+    /// Returns the new start, whether a FIN survives, and the packet, or
+    /// why nothing was left (the packet is then freed).
+    fn tcp_trim_to_window(&mut self, t: &Tcb, seg: &Segment, skb: SkBuff) -> Result<(Seq, bool, SkBuff), DropReason> {
         let len = self.pool.len(&skb) as u32;
         let (mut seq, mut fin) = (seg.seq, seg.fin());
         if seq.lt(t.rcv_nxt) {
             let dup = t.rcv_nxt - seq;
             if dup >= len + u32::from(fin) {
                 self.pool.free(skb);
-                return None;
+                return Err(DropReason::TcpOldData);
             }
             let cut = dup.min(len);
             if self.pool.pull(&skb, cut as usize).is_err() {
                 self.pool.free(skb);
-                return None;
+                return Err(DropReason::NoMemory);
             }
             seq += cut;
         }
@@ -77,13 +92,17 @@ impl<H: NfHooks> World<'_, H> {
         let len = self.pool.len(&skb) as u32;
         if (seq + len).gt(wnd_end) {
             let keep = if wnd_end.gt(seq) { wnd_end - seq } else { 0 };
-            if self.pool.trim(&skb, keep as usize).is_err() || keep == 0 {
+            if keep == 0 {
                 self.pool.free(skb);
-                return None;
+                return Err(DropReason::TcpOverWindow);
+            }
+            if self.pool.trim(&skb, keep as usize).is_err() {
+                self.pool.free(skb);
+                return Err(DropReason::NoMemory);
             }
             fin = false;
         }
-        Some((seq, fin, skb))
+        Ok((seq, fin, skb))
     }
 
     /// In-order data: queue it, take what the out-of-order queue now
