@@ -292,6 +292,7 @@ impl<'p> TxDma<'p> {
 impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN, RXN, FRAME, P> {
     pub(crate) fn hw_run(&mut self, now: Instant, pool: &mut SkbPool) {
         self.tx_doorbell = None;
+        self.carrier = self.port.carrier();
         self.hw_tx(now, pool);
         self.hw_rx(now, pool);
         self.hw_interrupts(now);

@@ -367,6 +367,8 @@ pub struct Link<const SLOTS: usize, const FRAME: usize, T: Tap = NoTap> {
     busy_carry: [u128; 2],
     stats: [LinkStats; 2],
     seq: u64,
+    /// The cable is in: the devices at both ends see a carrier.
+    plugged: bool,
     tap: T,
 }
 
@@ -386,6 +388,7 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
             busy_carry: [0; 2],
             stats: [LinkStats::default(); 2],
             seq: 0,
+            plugged: true,
             tap,
         }
     }
@@ -399,6 +402,28 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
     pub fn set_config(&mut self, cfg: LinkConfig) {
         self.cfg = cfg;
         self.faults = Faults::of(&cfg);
+    }
+
+    /// True while the cable is in.
+    pub fn plugged(&self) -> bool {
+        self.plugged
+    }
+
+    /// Pull the cable out or put it back. The devices at both ends lose or
+    /// regain their carrier (on their next run); frames on the wire when it
+    /// comes out are lost, and so is anything sent while it is out.
+    pub fn set_plugged(&mut self, plugged: bool) {
+        self.plugged = plugged;
+        if plugged {
+            return;
+        }
+        for d in 0..2 {
+            // Bounded: each pass empties one slot.
+            while let Some(f) = self.flight[d].pop() {
+                self.put_slot(f.slot);
+                self.stats[d].lost += 1;
+            }
+        }
     }
 
     /// Counters of frames sent from `side`.
@@ -452,6 +477,10 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Link<SLOTS, FRAME, T> {
         if self.flight[d].len() >= self.cfg.queue_frames {
             self.stats[d].queue_drops += 1;
             return SendOutcome::QueueFull;
+        }
+        if !self.plugged {
+            self.stats[d].lost += 1;
+            return SendOutcome::Sent;
         }
         // Serialization: the frame starts when the previous one finished.
         let start_ns = (now.micros() * 1000).max(self.busy_until_ns[d]);

@@ -113,7 +113,11 @@ pub struct SimNic<const TXN: usize, const RXN: usize, const FRAME: usize, P: Por
     pub(crate) rx_owner: Option<OwnerId>,
     pub(crate) bql: Dql,
     pub(crate) stats: DevStats,
+    /// Open (`ndo_open` succeeded).
     pub(crate) link_up: bool,
+    /// The PHY's link status, sampled from the port on every run of the
+    /// hardware (as a driver reads it on a link-change interrupt).
+    pub(crate) carrier: bool,
     /// When the driver rang the TX doorbell the device has not answered
     /// yet (it answers on its next run).
     pub(crate) tx_doorbell: Option<Instant>,
@@ -139,6 +143,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             bql: Dql::new(cfg.bql_min, cfg.bql_max),
             stats: DevStats::new(),
             link_up: false,
+            carrier: false,
             tx_doorbell: None,
         }
     }
@@ -158,6 +163,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             return Err(OpenError::NoMemory);
         }
         self.link_up = true;
+        self.carrier = self.port.carrier();
         Ok(())
     }
 
@@ -269,7 +275,7 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> NetDevice 
     }
 
     fn link_up(&self) -> bool {
-        self.link_up
+        self.link_up && self.carrier
     }
 
     fn stats(&self) -> DevStats {

@@ -60,6 +60,11 @@ pub trait Port {
     fn carries_offloads(&self) -> bool {
         false
     }
+    /// True while something is plugged in at the far end (the PHY's link
+    /// status, which the device reports as its carrier).
+    fn carrier(&self) -> bool {
+        true
+    }
 }
 
 /// One side of a [`Link`] as a device's port. The link sits in a
@@ -109,6 +114,10 @@ impl<const SLOTS: usize, const FRAME: usize, T: Tap> Port for LinkPort<'_, SLOTS
     ) -> Result<Option<R>, F> {
         Ok(self.link.borrow_mut().recv_with(now, self.side, |frame| take(frame, &VirtioNetHdr::default())))
     }
+
+    fn carrier(&self) -> bool {
+        self.link.borrow().plugged()
+    }
 }
 
 /// A port with nothing plugged in: frames sent are lost, none arrive.
@@ -124,5 +133,9 @@ impl Port for Unplugged {
 
     fn next_arrival(&self) -> Option<Instant> {
         None
+    }
+
+    fn carrier(&self) -> bool {
+        false
     }
 }
