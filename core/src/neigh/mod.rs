@@ -558,9 +558,23 @@ impl<'a> NeighTable<'a> {
     /// Forget every entry of an interface (it went down or away); returns
     /// how many waiting packets were freed with them.
     pub fn flush_iface(&mut self, pool: &mut SkbPool, ifindex: IfIndex) -> usize {
+        self.flush_iface_where(pool, ifindex, false)
+    }
+
+    /// Forget what an interface learned, keeping the entries configured
+    /// permanent (its carrier went: Linux's `neigh_carrier_down`); returns
+    /// how many waiting packets were freed.
+    pub fn flush_iface_learned(&mut self, pool: &mut SkbPool, ifindex: IfIndex) -> usize {
+        self.flush_iface_where(pool, ifindex, true)
+    }
+
+    fn flush_iface_where(&mut self, pool: &mut SkbPool, ifindex: IfIndex, keep_permanent: bool) -> usize {
         let mut purged = 0;
         for i in 0..self.slots.len() {
-            if self.slots[i].as_ref().is_some_and(|n| n.ifindex == ifindex) {
+            let doomed = self.slots[i]
+                .as_ref()
+                .is_some_and(|n| n.ifindex == ifindex && !(keep_permanent && n.state == NudState::Permanent));
+            if doomed {
                 purged += self.remove(pool, i);
             }
         }

@@ -245,6 +245,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             gro_enabled: true,
             tx_dropped: 0,
             master: 0,
+            carrier: false,
         });
         Ok(ifindex)
     }
@@ -296,6 +297,37 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.ifaces.iter().flatten().filter(move |i| i.ns == ns).map(|i| i.ifindex)
     }
 
+    /// An interface went down, or its carrier did: what waited to go out (in
+    /// the backlog, or for a neighbour to resolve) cannot, so it is freed
+    /// and counted as lost to the link, with what the interface learned.
+    /// Permanent neighbours outlive a lost carrier (`neigh_carrier_down`),
+    /// not the interface going down (`neigh_ifdown`).
+    pub(super) fn link_lost(&mut self, ifindex: IfIndex, carrier_only: bool) {
+        let Some(i) = super::iface_in_mut(self.ifaces, ifindex) else { return };
+        let ns = i.ns;
+        let n = i.backlog.len() as u64;
+        i.tx_dropped += n;
+        let mut q = core::mem::take(&mut i.backlog);
+        q.purge(&mut self.pool);
+        let master = i.master;
+        let waiting = if carrier_only {
+            self.neigh.flush_iface_learned(&mut self.pool, ifindex)
+        } else {
+            self.neigh.flush_iface(&mut self.pool, ifindex)
+        } as u64;
+        if let Some(s) = self.netns_mut(ns) {
+            s.stats.drops.add(DropReason::LinkDown, n + waiting);
+        }
+        // Addresses learned behind a port that went down are no longer
+        // there: frames for them flood again (br_port_disable flushes
+        // by port); a bridge going down forgets everything.
+        match &self.iface(ifindex).map(|i| &i.dev) {
+            Some(Device::Bridge(_)) => self.fdb.flush(ifindex, None),
+            _ if master != 0 => self.fdb.flush(master, Some(ifindex)),
+            _ => {}
+        }
+    }
+
     /// A device's counters.
     pub fn device_stats(&self, ifindex: IfIndex) -> Option<crate::dev::DevStats> {
         self.iface(ifindex).map(|i| {
@@ -317,27 +349,9 @@ impl<'a, H: NfHooks> World<'a, H> {
             i.dev.get_mut().stop(&mut self.pool);
         }
         i.up = up;
+        i.carrier = up && i.dev.get().link_up();
         if !up {
-            // What waited to go out (in the backlog, or for a neighbour to
-            // resolve) cannot: freed, and counted as lost to the link.
-            let ns = i.ns;
-            let n = i.backlog.len() as u64;
-            i.tx_dropped += n;
-            let mut q = core::mem::take(&mut i.backlog);
-            q.purge(&mut self.pool);
-            let master = i.master;
-            let waiting = self.neigh.flush_iface(&mut self.pool, ifindex) as u64;
-            if let Some(s) = self.netns_mut(ns) {
-                s.stats.drops.add(DropReason::LinkDown, n + waiting);
-            }
-            // Addresses learned behind a port that went down are no longer
-            // there: frames for them flood again (br_port_disable flushes
-            // by port); a bridge going down forgets everything.
-            match &self.iface(ifindex).map(|i| &i.dev) {
-                Some(Device::Bridge(_)) => self.fdb.flush(ifindex, None),
-                _ if master != 0 => self.fdb.flush(master, Some(ifindex)),
-                _ => {}
-            }
+            self.link_lost(ifindex, false);
         }
         self.fib.invalidate();
         if changed {

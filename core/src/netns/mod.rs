@@ -130,6 +130,9 @@ pub struct Iface<'a> {
     pub(crate) tx_dropped: u64,
     /// The bridge this interface is a port of (0: none).
     pub(crate) master: IfIndex,
+    /// The driver's carrier when last looked at (up and linked), to notice
+    /// it change between polls.
+    pub(crate) carrier: bool,
 }
 
 /// Memory for a world of `NS` namespaces, `IFACES` interfaces, `ROUTES`

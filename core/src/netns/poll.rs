@@ -22,6 +22,7 @@ impl<H: NfHooks> World<'_, H> {
         for slot in 0..self.ifaces.len() {
             if let Some(ifindex) = self.ifindex_at(slot) {
                 received += self.poll_iface(ifindex, now);
+                self.carrier_check(ifindex);
             }
         }
         self.run_timers(now);
@@ -55,6 +56,29 @@ impl<H: NfHooks> World<'_, H> {
         earliest(self.tcp_poll_at());
         earliest(self.nft_poll_at());
         at
+    }
+
+    /// A driver's carrier can change on its own (a cable pulled, a PHY
+    /// renegotiating: Linux's `netif_carrier_off` and the linkwatch work).
+    /// Routes through it stop or start matching, listeners hear of it, a
+    /// bridge it is a port of follows, and on a loss what waited for the
+    /// link is dropped. The devices the world makes report their changes
+    /// as they make them.
+    fn carrier_check(&mut self, ifindex: IfIndex) {
+        let Some(i) = super::iface_in_mut(self.ifaces, ifindex) else { return };
+        if !matches!(i.dev, Device::Driver(_)) {
+            return;
+        }
+        let carrier = i.up && i.dev.get().link_up();
+        if carrier == i.carrier {
+            return;
+        }
+        i.carrier = carrier;
+        if !carrier {
+            self.link_lost(ifindex, true);
+        }
+        self.fib.invalidate();
+        self.link_changed(ifindex);
     }
 
     /// One interface: let the device advance, reclaim completions, and run
