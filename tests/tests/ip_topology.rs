@@ -638,3 +638,24 @@ fn a_connection_carries_on_when_its_mtu_is_lowered() {
         }
     });
 }
+
+/// An interface that loses its last address stops doing IP: every route
+/// through it goes, the default route too (Linux's `fib_disable_ip`), so
+/// nothing is sent out of it from an address it no longer has.
+#[test]
+fn the_last_address_takes_every_route_through_its_interface_along() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        assert!(w.routes(t.h1).any(|r| r.oif == eth0 && r.prefix_len == 0), "the default route via 10.0.1.1");
+        w.del_addr(eth0, H1).unwrap();
+        assert_eq!(w.routes(t.h1).filter(|r| r.oif == eth0).count(), 0, "{:?}", w.routes(t.h1).collect::<Vec<_>>());
+        let c = w.socket(t.h1, SockType::Udp).unwrap();
+        assert_eq!(w.sendmsg(c, b"x", Some(sa(H2, 9))), Err(Errno::NetUnreachable));
+        // The address back brings its own routes, not the default one.
+        w.add_addr(eth0, H1, 24).unwrap();
+        assert!(w.routes(t.h1).all(|r| r.prefix_len != 0));
+        assert_eq!(w.sendmsg(c, b"x", Some(sa(H2, 9))), Err(Errno::NetUnreachable));
+        w.sendmsg(c, b"x", Some(sa(R1, 9))).unwrap();
+        w.close(c).unwrap();
+    });
+}

@@ -488,9 +488,14 @@ impl<'a, H: NfHooks> World<'a, H> {
             }
         }
         self.fib.remove_where(ns, doomed);
-        // Routes through a gateway that is no longer on any subnet stay, as
-        // Linux keeps them (they stop matching once their device has no way
-        // to reach the gateway).
+        // With its last address gone the interface no longer does IP, and
+        // every route through it goes, without notifications, as Linux's
+        // `fib_disable_ip` flushes them. While an address is left, routes
+        // through a gateway that is no longer on any subnet stay, as Linux
+        // keeps them.
+        if still.is_empty() {
+            self.fib.remove_where(ns, |r| r.oif == ifindex);
+        }
         self.fib.invalidate();
         Ok(())
     }
