@@ -659,3 +659,26 @@ fn the_last_address_takes_every_route_through_its_interface_along() {
         w.close(c).unwrap();
     });
 }
+
+/// `ip route add ... src A` takes only one of the host's addresses as the
+/// preferred source (Linux: "Invalid prefsrc address"); the route it makes
+/// is the source of what leaves by it.
+#[test]
+fn a_routes_preferred_source_must_be_one_of_ours() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        let via = |src| Route { prefsrc: Some(src), ..Route::unicast(Ipv4Addr::new(10, 0, 2, 0), 24, Some(R1), eth0) };
+        assert!(w.add_route(t.h1, via(Ipv4Addr::new(10, 9, 9, 9))).is_err(), "not ours");
+        assert!(w.routes(t.h1).all(|r| r.dst != Ipv4Addr::new(10, 0, 2, 0)), "nothing added");
+        let second = Ipv4Addr::new(10, 0, 1, 3);
+        w.add_addr(eth0, second, 24).unwrap();
+        w.add_route(t.h1, via(second)).unwrap();
+        let rs = udp(w, t.h2, 9);
+        let c = w.socket(t.h1, SockType::Udp).unwrap();
+        w.sendmsg(c, b"src", Some(sa(H2, 9))).unwrap();
+        let (_, from) = recv(w, t, rs).unwrap();
+        assert_eq!(*from.ip(), second, "the route's source");
+        w.close(c).unwrap();
+        w.close(rs).unwrap();
+    });
+}

@@ -516,6 +516,15 @@ impl<'a, H: NfHooks> World<'a, H> {
         if self.netns(ns).is_none() || (route.oif != 0 && self.iface(route.oif).is_none_or(|i| i.ns != ns)) {
             return Err(NetnsError::NotFound);
         }
+        // A preferred source must be ours, unless the route is the local
+        // route of that very address (Linux's `fib_valid_prefsrc`): a
+        // foreign one would be stamped on every packet the route carries.
+        if let Some(src) = route.prefsrc
+            && !(route.kind == RouteKind::Local && route.dst == src)
+            && !self.fib.lookup(ns, src, |_| true).is_some_and(|r| r.route.kind == RouteKind::Local)
+        {
+            return Err(NetnsError::Invalid);
+        }
         self.fib.add(ns, route)?;
         self.events.push(RtEvent::Route { deleted: false, ns, route });
         Ok(())
