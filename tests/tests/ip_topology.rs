@@ -682,3 +682,21 @@ fn a_routes_preferred_source_must_be_one_of_ours() {
         w.close(rs).unwrap();
     });
 }
+
+/// Deleting a namespace sends the drivers it was lent home to the initial
+/// namespace, under the first free `devN` when their name is taken there,
+/// however many `devN` are taken too (Linux's `dev%d`). A driver must never
+/// be left in a namespace that no longer exists.
+#[test]
+fn a_deleted_namespace_sends_its_driver_home_under_a_free_name() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        for taken in ["eth0".to_string(), "dev0".to_string(), format!("dev{eth0}")] {
+            w.add_bridge(NsId::INIT, &taken).unwrap();
+        }
+        w.del_netns(t.h1).unwrap();
+        let info = w.iface_info(eth0).unwrap();
+        assert_eq!((info.ns, info.name.as_str(), info.up), (NsId::INIT, "dev1", false));
+        assert_eq!(w.iface_by_name(NsId::INIT, "dev1"), Some(eth0));
+    });
+}

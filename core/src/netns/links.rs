@@ -284,6 +284,17 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.events.push(RtEvent::Link { deleted: true, link: state });
     }
 
+    /// The first `devN` no interface of the initial namespace is called,
+    /// for a driver coming home under a name that is taken there (Linux's
+    /// `dev%d` in `default_device_exit_net`). There are fewer interfaces
+    /// than names tried, so one is free.
+    fn free_dev_name(&self) -> Name {
+        (0..=self.ifaces.len())
+            .map(dev_name)
+            .find(|n| self.iface_by_name(NsId::INIT, n.as_str()).is_none())
+            .unwrap_or_else(|| dev_name(self.ifaces.len() + 1))
+    }
+
     /// Delete a namespace (`ip netns del`): its sockets are closed, the
     /// devices the world made for it go (a veth takes its peer along), the
     /// drivers the application lent go back to the initial namespace, down
@@ -304,10 +315,11 @@ impl<'a, H: NfHooks> World<'a, H> {
             }
             if matches!(i.dev, Device::Driver(_)) {
                 let name = i.name.clone();
-                if self.iface_by_name(NsId::INIT, &name).is_some()
-                    && let Some(i) = self.iface_mut(ifindex)
-                {
-                    i.name = dev_name(ifindex);
+                if self.iface_by_name(NsId::INIT, &name).is_some() {
+                    let free = self.free_dev_name();
+                    if let Some(i) = self.iface_mut(ifindex) {
+                        i.name = free;
+                    }
                 }
                 let _ = self.set_link_netns(ifindex, NsId::INIT);
             } else {
@@ -418,8 +430,8 @@ fn slot_mut<'s, 'a>(ifaces: &'s mut [Option<super::Iface<'a>>], ifindex: IfIndex
 }
 
 /// The name Linux gives a device that must be renamed (`devN`).
-fn dev_name(ifindex: IfIndex) -> Name {
-    let mut n = Name::new();
-    let _ = core::fmt::write(&mut n, format_args!("dev{ifindex}"));
-    n
+fn dev_name(n: usize) -> Name {
+    let mut name = Name::new();
+    let _ = core::fmt::write(&mut name, format_args!("dev{n}"));
+    name
 }
