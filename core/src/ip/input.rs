@@ -227,9 +227,11 @@ impl<H: NfHooks> World<'_, H> {
         }
         let owner = self.reasm_owner;
         let res = self.reasm.add(&mut self.pool, owner, ns, skb, now);
-        let evicted = self.reasm.take_evictions();
-        if let Some(n) = self.netns_mut(ns) {
-            n.stats.ip.ReasmFails += u64::from(evicted);
+        if let Some(victim) = self.reasm.take_eviction()
+            && let Some(n) = self.netns_mut(victim)
+        {
+            n.stats.ip.ReasmFails += 1;
+            n.stats.drops.count(DropReason::ReasmNoSpace);
         }
         match res {
             ReasmResult::Held => None,

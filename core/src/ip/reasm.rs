@@ -96,7 +96,9 @@ fn frag_info(pool: &SkbPool, skb: &impl crate::skb::SkbId) -> Option<FragInfo> {
 /// The reassembly queues over caller-provided slots.
 pub struct Reassembly<'a> {
     slots: &'a mut [Option<ReasmSlot>],
-    evicted: u32,
+    /// The namespace of the datagram the last [`Reassembly::add`]
+    /// abandoned to make room, if it did.
+    evicted: Option<NsId>,
     /// When the first datagram expires.
     earliest: Earliest,
 }
@@ -109,7 +111,7 @@ impl<'a> Reassembly<'a> {
     pub fn new(slots: &'a mut [Option<ReasmSlot>]) -> Self {
         let mut earliest = Earliest::NONE;
         earliest.set(slots.iter().flatten().map(|s| s.expires));
-        Reassembly { slots, evicted: 0, earliest }
+        Reassembly { slots, evicted: None, earliest }
     }
 
     /// Take slot `i`'s datagram out.
@@ -131,10 +133,11 @@ impl<'a> Reassembly<'a> {
         self.len() == 0
     }
 
-    /// Datagrams abandoned to make room since the last call (each is a
-    /// reassembly failure to count).
-    pub fn take_evictions(&mut self) -> u32 {
-        core::mem::take(&mut self.evicted)
+    /// The namespace whose datagram the last [`Reassembly::add`] abandoned
+    /// to make room, if it did: a reassembly failure to count there, not in
+    /// the namespace of the fragment that took its place.
+    pub fn take_eviction(&mut self) -> Option<NsId> {
+        self.evicted.take()
     }
 
     /// When the next datagram expires.
@@ -212,8 +215,8 @@ impl<'a> Reassembly<'a> {
                 let oldest =
                     (0..self.slots.len()).min_by_key(|&i| self.slots[i].as_ref().map_or(Instant::ZERO, |s| s.expires));
                 let i = oldest.unwrap_or(0);
+                self.evicted = self.slots.get(i).and_then(Option::as_ref).map(|s| s.ns);
                 self.kill(pool, i);
-                self.evicted += 1;
                 i
             }
         };
@@ -535,11 +538,14 @@ mod tests {
             let mut f = fragments(&mut pool, id, 3000, 1500);
             let first = f.remove(0);
             let t = Instant::from_secs(u64::from(id));
-            assert!(matches!(r.add(&mut pool, owner, NsId(0), first, t), ReasmResult::Held));
+            // Datagram 0 is another namespace's: its eviction is its own.
+            let ns = NsId(u8::from(id == 0));
+            assert!(matches!(r.add(&mut pool, owner, ns, first, t), ReasmResult::Held));
             f.into_iter().for_each(|s| pool.free(s));
+            let victim = if id == 4 { Some(NsId(1)) } else { None };
+            assert_eq!(r.take_eviction(), victim, "only datagram 4 found the slots full");
         }
         assert_eq!(r.len(), 4, "four slots");
-        assert_eq!(r.take_evictions(), 1, "datagram 0 made room");
         assert_eq!(r.poll_at(), Some(Instant::from_secs(1) + TIMEOUT));
         assert!(r.next_expired(&mut pool, Instant::from_secs(30)).is_none());
         let e = r.next_expired(&mut pool, Instant::from_secs(31)).unwrap();
@@ -680,7 +686,7 @@ mod tests {
             r.add(&mut pool, owner, NsId(0), bad, Instant::ZERO),
             ReasmResult::Dropped(DropReason::BadTotalLen)
         ));
-        assert_eq!((r.len(), r.take_evictions()), (4, 0), "the four waiting datagrams are all still there");
+        assert_eq!((r.len(), r.take_eviction()), (4, None), "the four waiting datagrams are all still there");
         r.clear(&mut pool);
         assert!(pool.stats().is_idle());
     }
