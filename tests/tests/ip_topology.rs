@@ -700,3 +700,37 @@ fn a_deleted_namespace_sends_its_driver_home_under_a_free_name() {
         assert_eq!(w.iface_by_name(NsId::INIT, "dev1"), Some(eth0));
     });
 }
+
+/// Two interfaces with addresses in one subnet each have their own subnet
+/// route (Linux appends the second): when one loses its address the other
+/// still reaches the subnet.
+#[test]
+fn two_interfaces_on_one_subnet_each_keep_a_route() {
+    with_topo(Features::ALL, |w, t| {
+        let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
+        let (v0, peer) = w.add_veth(t.h1, "v0", NsId::INIT, "v0peer").unwrap();
+        let mine = Ipv4Addr::new(10, 0, 1, 5);
+        for i in [v0, peer] {
+            w.set_link_up(i, true).unwrap();
+        }
+        w.add_addr(v0, mine, 24).unwrap();
+        let subnet = |w: &World<'_>| {
+            let mut r: Vec<_> = w
+                .routes(t.h1)
+                .filter(|r| r.dst == Ipv4Addr::new(10, 0, 1, 0) && r.prefix_len == 24)
+                .map(|r| (r.oif, r.prefsrc))
+                .collect();
+            r.sort();
+            r
+        };
+        assert_eq!(subnet(w), [(eth0, Some(H1)), (v0, Some(mine))]);
+        w.del_addr(eth0, H1).unwrap();
+        assert_eq!(subnet(w), [(v0, Some(mine))], "v0 still reaches the subnet");
+        let c = w.socket(t.h1, SockType::Udp).unwrap();
+        let before = w.device_stats(v0).unwrap().tx_packets;
+        w.sendmsg(c, b"by v0", Some(sa(R1, 9))).unwrap();
+        run(w, t, 10, |_| false);
+        assert!(w.device_stats(v0).unwrap().tx_packets > before, "it left by v0 (an ARP request for 10.0.1.1)");
+        w.close(c).unwrap();
+    });
+}

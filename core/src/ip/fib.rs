@@ -278,12 +278,19 @@ impl<'a> Fib<'a> {
         if route.prefix_len > 32 || key & !mask(route.prefix_len) != 0 || nsi >= self.lens.len() {
             return Err(FibError::Invalid);
         }
+        // The routes an address brings are its interface's own: another
+        // interface with an address in the same subnet gets routes of its
+        // own beside them, which take over when the first interface goes
+        // down or loses the address (Linux adds them with NLM_F_APPEND).
         let same_key = |s: &RouteSlot| {
             s.ns == ns
                 && s.route.dst == route.dst
                 && s.route.prefix_len == route.prefix_len
                 && s.route.table == route.table
                 && s.route.metric == route.metric
+                && (route.proto != RouteProto::Kernel
+                    || s.route.proto != RouteProto::Kernel
+                    || s.route.oif == route.oif)
         };
         if self.chain(ns, key, route.prefix_len).any(|i| self.slots[i].as_ref().is_some_and(same_key)) {
             return Err(FibError::Exists);
