@@ -182,17 +182,25 @@ fn a_closed_port_answers_port_unreachable_to_a_connected_socket() {
 #[test]
 fn ttl_expiry_is_answered_by_the_router() {
     with_topo(Features::ALL, |w, t| {
+        // A time exceeded is a soft error (Linux's icmp_err_convert): a
+        // connected socket hears it only with IP_RECVERR.
+        let quiet = w.socket(t.h1, SockType::Udp).unwrap();
         let client = w.socket(t.h1, SockType::Udp).unwrap();
-        w.setsockopt(client, SockOpt::Ttl(1)).unwrap();
-        w.connect(client, sa(H2, 7)).unwrap();
-        w.sendmsg(client, b"short-lived", None).unwrap();
+        w.setsockopt(client, SockOpt::RecvErr(true)).unwrap();
+        for s in [quiet, client] {
+            w.setsockopt(s, SockOpt::Ttl(1)).unwrap();
+            w.connect(s, sa(H2, 7)).unwrap();
+            w.sendmsg(s, b"short-lived", None).unwrap();
+        }
         assert_eq!(recv(w, t, client), Err(Errno::HostUnreachable));
+        assert_eq!(recv(w, t, quiet), Err(Errno::WouldBlock), "no IP_RECVERR: not reported");
         let r = w.stats(t.r).unwrap();
-        assert_eq!(r.icmp.OutTimeExcds, 1);
-        assert_eq!(r.drops.get(DropReason::TtlExpired), 1);
+        assert_eq!(r.icmp.OutTimeExcds, 2);
+        assert_eq!(r.drops.get(DropReason::TtlExpired), 2);
         assert_eq!(r.ip.ForwDatagrams, 0);
-        assert_eq!(w.stats(t.h1).unwrap().icmp.InTimeExcds, 1);
+        assert_eq!(w.stats(t.h1).unwrap().icmp.InTimeExcds, 2);
         w.close(client).unwrap();
+        w.close(quiet).unwrap();
     });
 }
 
@@ -242,6 +250,8 @@ fn an_unreachable_neighbour_does_not_block_other_traffic() {
     with_topo(Features::ALL, |w, t| {
         let ghost = Ipv4Addr::new(10, 0, 1, 99);
         let lost = w.socket(t.h1, SockType::Udp).unwrap();
+        // Host unreachable is a soft error: heard with IP_RECVERR.
+        w.setsockopt(lost, SockOpt::RecvErr(true)).unwrap();
         w.connect(lost, sa(ghost, 5000)).unwrap();
         for _ in 0..20 {
             let _ = w.sendmsg(lost, &[0u8; 100], None);

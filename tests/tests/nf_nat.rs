@@ -163,6 +163,8 @@ fn icmp_errors_are_translated_with_the_packet_they_quote() {
         // From the router itself: TTL exceeded about a reply on its way in.
         let p = w.socket(t.c1, SockType::Udp).unwrap();
         w.setsockopt(p, SockOpt::Ttl(1)).unwrap();
+        // A soft error: heard with IP_RECVERR.
+        w.setsockopt(p, SockOpt::RecvErr(true)).unwrap();
         w.connect(p, sa(S, 7)).unwrap();
         w.sendmsg(p, b"short-lived", None).unwrap();
         assert_eq!(recv(w, t, p, 1_000), Err(Errno::HostUnreachable), "time exceeded from the router");

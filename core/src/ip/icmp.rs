@@ -173,7 +173,23 @@ impl<H: NfHooks> World<'_, H> {
             }
             _ => return,
         };
-        self.sock_error(ns, proto, SocketAddrV4::new(q.src, q.sport), SocketAddrV4::new(q.dst, q.dport), errno);
+        // Linux's icmp_err_convert: which errors end the conversation. Only
+        // those reach a connected datagram socket without IP_RECVERR
+        // (__udp4_lib_err); an unreachable network or host, a TTL that ran
+        // out, may be passing.
+        let hard = !matches!(
+            (ty, DstUnreachable::from_code(code)),
+            (
+                3,
+                DstUnreachable::NetUnreachable
+                    | DstUnreachable::HostUnreachable
+                    | DstUnreachable::NetUnreachableTos
+                    | DstUnreachable::HostUnreachableTos
+                    | DstUnreachable::SrcRouteFailed
+            ) | (11, _)
+        );
+        let (local, remote) = (SocketAddrV4::new(q.src, q.sport), SocketAddrV4::new(q.dst, q.dport));
+        self.sock_error(ns, proto, local, remote, errno, hard);
     }
 
     /// Destination unreachable about `skb` (then freed).

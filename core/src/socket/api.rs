@@ -177,16 +177,26 @@ impl<H: NfHooks> World<'_, H> {
         if s.proto == Proto::Tcp {
             return self.tcp_connect(id, addr);
         }
-        let (ns, local) = (s.ns, s.local);
+        let (ns, local, broadcast_ok) = (s.ns, s.local, s.opts.broadcast);
         let now = self.now;
-        // The peer must be routable now, as Linux's ip4_datagram_connect checks.
-        self.route_output(ns, *addr.ip(), (!local.ip().is_unspecified()).then(|| *local.ip()), now)?;
+        // The peer must be routable now, as Linux's ip4_datagram_connect
+        // checks, and a broadcast one needs SO_BROADCAST there too.
+        let route = self.route_output(ns, *addr.ip(), (!local.ip().is_unspecified()).then(|| *local.ip()), now)?;
+        if route.broadcast && !broadcast_ok {
+            return Err(Errno::Access);
+        }
         if local.port() == 0 {
             self.bind(id, SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
         }
         let s = self.socks.get_mut(id).ok_or(Errno::BadFd)?;
         let port = if s.proto == Proto::Icmp { 0 } else { addr.port() };
         s.remote = Some(SocketAddrV4::new(*addr.ip(), port));
+        // An unbound address becomes the route's source, so getsockname
+        // tells the address the socket talks from (ip4_datagram_connect
+        // sets inet_saddr and inet_rcv_saddr).
+        if s.local.ip().is_unspecified() {
+            s.local = SocketAddrV4::new(route.src, s.local.port());
+        }
         Ok(())
     }
 
@@ -202,9 +212,16 @@ impl<H: NfHooks> World<'_, H> {
         }
         let dst = match to {
             Some(a) => v4(a)?,
-            None => s.remote.ok_or(Errno::NotConnected)?,
+            None => s.remote.ok_or(Errno::DestAddrReq)?,
         };
-        if s.local.port() == 0 {
+        let unbound = s.local.port() == 0;
+        // A pending error (an ICMP error the connected peer's host sent)
+        // is what this send reports, once (Linux's sock_error in
+        // sock_alloc_send_pskb).
+        if let Some(e) = self.socks.get_mut(id).and_then(|s| s.err.take()) {
+            return Err(e);
+        }
+        if unbound {
             self.bind(id, SocketAddr::V4(UNBOUND))?;
         }
         let now = self.now;
@@ -225,6 +242,9 @@ impl<H: NfHooks> World<'_, H> {
         let (ns, local, owner, opts) = (s.ns, s.local, s.snd_owner, s.opts);
         let local_ip = (!local.ip().is_unspecified()).then(|| *local.ip());
         let route = self.route_output(ns, *dst.ip(), local_ip, now)?;
+        if route.broadcast && !opts.broadcast {
+            return Err(Errno::Access);
+        }
         let skb = self.pool.alloc_with_headroom(owner, 128).map_err(|_| Errno::WouldBlock)?;
         if self.pool.append(&skb, data) != Ok(data.len()) {
             self.pool.free(skb);
@@ -405,13 +425,24 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Report an ICMP error to the socket that sent from `local` to
-    /// `remote` (`__udp4_lib_err`): a connected socket always hears it, an
-    /// unconnected one only with `IP_RECVERR`.
-    pub(crate) fn sock_error(&mut self, ns: NsId, proto: Proto, local: SocketAddrV4, remote: SocketAddrV4, e: Errno) {
+    /// `remote` (`__udp4_lib_err`): with `IP_RECVERR` a socket hears every
+    /// error; without it only a connected one does, and only a `hard` one
+    /// (port unreachable, say: not a network that may come back). A
+    /// datagram too big counts only where path MTU discovery is on.
+    pub(crate) fn sock_error(
+        &mut self,
+        ns: NsId,
+        proto: Proto,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        e: Errno,
+        hard: bool,
+    ) {
         let remote = if proto == Proto::Icmp { SocketAddrV4::new(*remote.ip(), 0) } else { remote };
         if let Some(id) = self.socks.lookup(ns, proto, local, remote)
             && let Some(s) = self.socks.get_mut(id)
-            && (s.remote.is_some() || s.opts.recv_err)
+            && (e != Errno::MsgSize || s.opts.pmtu_discover)
+            && (s.opts.recv_err || (s.remote.is_some() && hard))
         {
             s.err = Some(e);
         }

@@ -50,6 +50,12 @@ pub enum Errno {
     InProgress,
     /// Already connecting (`EALREADY`).
     Already,
+    /// A datagram socket that is not connected was given no destination
+    /// (`EDESTADDRREQ`).
+    DestAddrReq,
+    /// A connection attempt ended, its error already reported
+    /// (`ECONNABORTED`).
+    ConnAborted,
 }
 
 impl Errno {
@@ -78,6 +84,8 @@ impl Errno {
             Errno::Pipe => 32,
             Errno::InProgress => 115,
             Errno::Already => 114,
+            Errno::DestAddrReq => 89,
+            Errno::ConnAborted => 103,
         }
     }
 }
@@ -107,6 +115,8 @@ impl fmt::Display for Errno {
             Errno::Pipe => "broken pipe",
             Errno::InProgress => "operation now in progress",
             Errno::Already => "operation already in progress",
+            Errno::DestAddrReq => "destination address required",
+            Errno::ConnAborted => "software caused connection abort",
         };
         f.write_str(s)
     }

@@ -5,7 +5,7 @@
 //! return [`Errno::WouldBlock`] (or [`Errno::InProgress`] for `connect`),
 //! and [`World::events`] says when to try again.
 
-use core::net::{SocketAddr, SocketAddrV4};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use core::time::Duration;
 
 use super::cong::CongAlgo;
@@ -194,12 +194,19 @@ impl<H: NfHooks> World<'_, H> {
             }
             TcpState::Closed if !t.shut_wr => {}
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::Already),
-            TcpState::Listen => return Err(Errno::InvalidArgument),
+            // A listener is no unconnected socket (Linux: EISCONN).
+            TcpState::Listen => return Err(Errno::IsConnected),
             _ => return Err(Errno::IsConnected),
         }
-        if addr.ip().is_unspecified() || addr.ip().is_broadcast() || addr.ip().is_multicast() || addr.port() == 0 {
+        if addr.port() == 0 {
             return Err(Errno::InvalidArgument);
         }
+        // Linux's tcp_v4_connect: no TCP to broadcast or multicast.
+        if addr.ip().is_broadcast() || addr.ip().is_multicast() {
+            return Err(Errno::NetUnreachable);
+        }
+        // 0.0.0.0 means this host (ip_route_connect picks the loopback).
+        let addr = if addr.ip().is_unspecified() { SocketAddrV4::new(Ipv4Addr::LOCALHOST, addr.port()) } else { addr };
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
         let (ns, local) = (s.ns, s.local);
         let now = self.now;
@@ -299,7 +306,8 @@ impl<H: NfHooks> World<'_, H> {
         match t.state {
             TcpState::Established | TcpState::CloseWait => {}
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::WouldBlock),
-            _ => return Err(Errno::NotConnected),
+            // Linux's sk_stream_wait_connect: no connection to wait for.
+            _ => return Err(Errno::Pipe),
         }
         if data.is_empty() {
             return Ok(0);
@@ -669,8 +677,12 @@ impl<H: NfHooks> World<'_, H> {
         Ok(Events {
             readable: !t.rcvq.is_empty() || t.fin_rcvd || t.shut_rd || t.err.is_some(),
             // Writable once a third of the send buffer is free (Linux's
-            // sk_stream_is_writeable), or on an error so the writer learns it.
-            writable: (can_send && room >= (limit / 3).max(self.pool.buf_size() as u32)) || t.err.is_some(),
+            // sk_stream_is_writeable), or when a send would fail at once (an
+            // error, the sending side shut), so the writer learns it
+            // (tcp_poll sets POLLOUT on SEND_SHUTDOWN).
+            writable: (can_send && room >= (limit / 3).max(self.pool.buf_size() as u32))
+                || t.err.is_some()
+                || t.shut_wr,
             error: t.err.is_some(),
             // Linux's tcp_poll: hung up when both directions are shut or
             // there is no connection.

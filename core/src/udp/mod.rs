@@ -153,6 +153,10 @@ impl<H: NfHooks> World<'_, H> {
         if dst.ip().is_broadcast() && !opts.broadcast {
             return Err(Errno::Access);
         }
+        // Nobody listens on port 0 (Linux's udp_sendmsg: EINVAL).
+        if dst.port() == 0 {
+            return Err(Errno::InvalidArgument);
+        }
         let local_ip = (!local.ip().is_unspecified()).then(|| *local.ip());
         let route = self.route_output(ns, *dst.ip(), local_ip, now)?;
         if route.broadcast && !opts.broadcast {

@@ -1,0 +1,88 @@
+//! The socket calls answer as Linux's do, for the sequences ported code
+//! relies on: what a connected datagram socket learns (its own address,
+//! the errors that end its conversation and not the passing ones), the
+//! errno of a call made in the wrong state, and when a socket polls
+//! writable.
+
+mod nf_common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use nf_common::*;
+use skbnet::socket::{Errno, Shutdown, SockOpt, SockType};
+
+#[test]
+fn a_connected_udp_socket_learns_its_own_address() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        assert_eq!(w.local_addr(u).unwrap(), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        w.connect(u, sa(S, 53)).unwrap();
+        let local = w.local_addr(u).unwrap();
+        assert_eq!(*local.ip(), C1, "getsockname after connect: the route's source");
+        assert_ne!(local.port(), 0);
+        // And the datagram goes from there.
+        let server = udp_bound(w, t.s, 53);
+        w.sendmsg(u, b"q", None).unwrap();
+        assert_eq!(recv(w, t, server, 500).unwrap().1, local);
+        w.close(u).unwrap();
+        w.close(server).unwrap();
+    });
+}
+
+#[test]
+fn datagram_calls_in_the_wrong_state_get_linuxs_errno() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        assert_eq!(w.sendmsg(u, b"where?", None), Err(Errno::DestAddrReq), "unconnected, no address");
+        assert_eq!(w.sendmsg(u, b"port 0", Some(sa(S, 0))), Err(Errno::InvalidArgument));
+        let bcast = Ipv4Addr::new(10, 100, 0, 255);
+        assert_eq!(w.connect(u, sa(bcast, 9)), Err(Errno::Access), "a broadcast peer needs SO_BROADCAST");
+        w.setsockopt(u, SockOpt::Broadcast(true)).unwrap();
+        w.connect(u, sa(bcast, 9)).unwrap();
+        let p = w.socket(t.c1, SockType::Ping).unwrap();
+        assert_eq!(w.sendmsg(p, &echo_request(1, b"all"), Some(sa(bcast, 0))), Err(Errno::Access));
+        for id in [u, p] {
+            w.close(id).unwrap();
+        }
+    });
+}
+
+/// A port unreachable ends the conversation: the next send on the
+/// connected socket reports it, once. A host unreachable may pass, so
+/// without IP_RECVERR nothing is reported.
+#[test]
+fn a_connected_udp_socket_hears_hard_errors_on_its_next_send() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        w.connect(u, sa(S, 9)).unwrap();
+        w.sendmsg(u, b"anyone?", None).unwrap();
+        assert!(run(w, t, 500, |w| w.events(u).is_ok_and(|e| e.error)), "the port unreachable arrived");
+        assert_eq!(w.sendmsg(u, b"again", None), Err(Errno::ConnRefused), "reported by the send");
+        assert!(!w.events(u).unwrap().error, "and cleared");
+        assert_eq!(w.sendmsg(u, b"again", None), Ok(5));
+        w.close(u).unwrap();
+    });
+}
+
+#[test]
+fn stream_calls_in_the_wrong_state_get_linuxs_errno() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let l = listener(w, t.s, 80);
+        assert_eq!(w.connect(l, sa(S, 80)), Err(Errno::IsConnected), "a listener");
+        let fresh = w.socket(t.c1, SockType::Tcp).unwrap();
+        assert_eq!(w.sendmsg(fresh, b"x", None), Err(Errno::Pipe), "never connected");
+        assert_eq!(w.connect(fresh, sa(Ipv4Addr::BROADCAST, 80)), Err(Errno::NetUnreachable));
+        w.close(fresh).unwrap();
+        // 0.0.0.0 is this host.
+        let (c, srv) = connect(w, t, t.s, sa(Ipv4Addr::UNSPECIFIED, 80), l, 1_000).unwrap();
+        assert_eq!(*w.peer_addr(c).unwrap().ip(), Ipv4Addr::LOCALHOST);
+        // Shut for writing, a socket polls writable, so a writer wakes and
+        // learns EPIPE (tcp_poll).
+        w.shutdown_socket(c, Shutdown::Write).unwrap();
+        assert!(w.events(c).unwrap().writable);
+        assert_eq!(w.sendmsg(c, b"x", None), Err(Errno::Pipe));
+        for id in [c, srv, l] {
+            w.close(id).unwrap();
+        }
+    });
+}
