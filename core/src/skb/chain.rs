@@ -486,9 +486,13 @@ impl SkbPool<'_> {
                 return;
             }
             let ch = self.heads[usize::from(c)];
-            // The chunk's buffer reference moves to the first head.
+            // The chunk's buffer reference moves to the first head, and with
+            // it the chunk's header-release promise on that buffer (counted
+            // in the buffer's `nohdr`); the first head's own goes with its
+            // old buffer.
             self.put_buf(first);
             let h = &mut self.heads[f];
+            h.flags = (h.flags & !F_NOHDR) | (ch.flags & F_NOHDR);
             h.buf = ch.buf;
             h.data = ch.data;
             h.tail = ch.tail;

@@ -211,7 +211,7 @@ impl SkbPool<'_> {
         if h.tail != h.data || h.frag != NIL {
             return Err(SkbError::NotEmpty);
         }
-        let data = usize::from(h.data) + n;
+        let data = usize::from(h.data).checked_add(n).ok_or(SkbError::NoTailroom)?;
         if data > self.buf_size() {
             return Err(SkbError::NoTailroom);
         }
@@ -301,7 +301,8 @@ impl SkbPool<'_> {
     pub(crate) fn make_writable_below(&mut self, idx: u16, end: u16) -> Result<(), SkbError> {
         let h = &self.heads[usize::from(idx)];
         let info = &self.info[usize::from(h.buf)];
-        let in_place = info.refs == 1 || (h.flags & F_NOHDR == 0 && info.refs - info.nohdr == 1 && end <= info.floor);
+        let in_place = info.refs == 1
+            || (h.flags & F_NOHDR == 0 && info.refs.checked_sub(info.nohdr) == Some(1) && end <= info.floor);
         if in_place { Ok(()) } else { self.cow(idx) }
     }
 

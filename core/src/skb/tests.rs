@@ -527,6 +527,7 @@ enum Op {
     WriteAt(u8, u16, u8),
     MayPull(u8, u8),
     HeaderRelease(u8),
+    ExpandHead(u8, u8),
     Enqueue(u8, bool),
     Dequeue(bool),
     Unlink(u8),
@@ -548,6 +549,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u8>(), 0u16..600, 0u8..200).prop_map(|(a, b, c)| Op::WriteAt(a, b, c)),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::MayPull(a, b)),
         1 => any::<u8>().prop_map(Op::HeaderRelease),
+        1 => (any::<u8>(), 0u8..140).prop_map(|(a, b)| Op::ExpandHead(a, b)),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(a, b)| Op::Enqueue(a, b)),
         2 => any::<bool>().prop_map(Op::Dequeue),
         1 => any::<u8>().prop_map(Op::Unlink),
@@ -675,6 +677,15 @@ fn apply(pool: &mut SkbPool, m: &mut Model, op: &Op, owner: OwnerId) {
                 pool.header_release(&m.loose[i].0).unwrap();
             }
         }
+        Op::ExpandHead(k, n) => {
+            if let Some(i) = m.pick(k) {
+                let n = usize::from(n);
+                // The bytes stay what they were; only the headroom grows.
+                if pool.expand_head(&m.loose[i].0, n).is_ok() {
+                    assert!(pool.headroom(&m.loose[i].0) >= n);
+                }
+            }
+        }
         Op::Enqueue(k, front) => {
             if let Some(i) = m.pick(k) {
                 let (s, b) = m.loose.swap_remove(i);
@@ -748,6 +759,16 @@ fn check_invariants(pool: &SkbPool, m: &Model, owner: OwnerId) {
     let st = pool.stats();
     assert_eq!(usize::from(st.heads_in_use), heads);
     assert!(st.bufs_in_use <= st.heads_in_use);
+    // Every buffer's counts are those of the heads that hold it.
+    let mut refs = vec![(0u16, 0u16); pool.info.len()];
+    for h in pool.heads.iter().filter(|h| h.buf != storage::NIL) {
+        let r = &mut refs[usize::from(h.buf)];
+        r.0 += 1;
+        r.1 += u16::from(h.flags & storage::F_NOHDR != 0);
+    }
+    for (b, (info, want)) in pool.info.iter().zip(&refs).enumerate() {
+        assert_eq!((info.refs, info.nohdr), *want, "buffer {b}: references and header releases");
+    }
     assert_eq!(st.bad_handles, 0);
     assert_eq!(pool.owner_stats(owner).unwrap().used, charged);
 }
@@ -777,4 +798,40 @@ proptest! {
         prop_assert!(pool.stats().is_idle());
         prop_assert_eq!(pool.owner_stats(owner).unwrap().used, 0);
     }
+}
+
+/// Regression: pulling into a chunk that had released its header area
+/// dropped that promise without its count on the buffer, so the count grew
+/// past the buffer's references and a clone's write underflowed it.
+#[test]
+fn a_released_header_follows_its_buffer_into_the_first_head() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let a = pool.alloc(OwnerId::SYSTEM).unwrap();
+    pool.put(&a, 10).unwrap().fill(7);
+    for n in 1..=3 {
+        pool.header_release(&a).unwrap();
+        // No headroom: the released bytes become a chunk behind a fresh
+        // head buffer, and the pull moves them back to the front.
+        pool.expand_head(&a, n).unwrap();
+        pool.pull(&a, 1).unwrap();
+    }
+    pool.header_release(&a).unwrap();
+    let c = pool.clone(&a, OwnerId::SYSTEM).unwrap();
+    pool.data_mut(&c).unwrap()[0] = 1;
+    assert_eq!(pool.data(&a), [7; 7], "the clone's write went to its own copy");
+    assert_eq!(pool.data(&c)[0], 1);
+    pool.free(a);
+    pool.free(c);
+    assert!(pool.stats().is_idle());
+}
+
+#[test]
+fn reserve_of_a_huge_length_is_refused() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let s = pool.alloc_with_headroom(OwnerId::SYSTEM, 16).unwrap();
+    assert_eq!(pool.reserve(&s, usize::MAX), Err(SkbError::NoTailroom));
+    assert_eq!(pool.headroom(&s), 16);
+    pool.free(s);
 }
