@@ -66,3 +66,31 @@ fn every_slot_can_be_filled_whatever_the_counter() {
     assert_eq!(w.ifaces(NsId::INIT).count(), 1, "only lo left");
     assert!(w.pool_ref().stats().is_idle());
 }
+
+/// Regression: a ping socket wrote its header through the first buffer
+/// alone, so with pool buffers too small for the headroom plus the message
+/// (the message then starts in the next buffer) it indexed out of bounds.
+#[test]
+fn ping_works_with_the_smallest_buffers() {
+    let storage = Box::leak(Box::new(SmallWorldStorage::new()));
+    let pool = SkbPool::new(Box::leak(Box::new(PoolStorage::<256, 256, 128, 16>::new())));
+    let mut w = World::new(storage, pool, [7; 16]).unwrap();
+    let p = w.socket(NsId::INIT, crate::socket::SockType::Ping).unwrap();
+    let to = core::net::SocketAddr::from((core::net::Ipv4Addr::LOCALHOST, 0));
+    let echo = [8, 0, 0, 0, 0, 0, 0, 1, b'h', b'i'];
+    assert_eq!(w.sendmsg(p, &echo, Some(to)), Ok(echo.len()));
+    let mut buf = [0u8; 64];
+    let mut got = None;
+    for ms in 0..10 {
+        w.poll(crate::time::Instant::from_millis(ms));
+        if let Ok(m) = w.recvmsg(p, &mut buf) {
+            got = Some(m.len);
+            break;
+        }
+    }
+    let n = got.expect("the echo reply");
+    assert_eq!((buf[0], &buf[6..n]), (0, &[0, 1, b'h', b'i'][..]), "a reply with our sequence and data");
+    w.close(p).unwrap();
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}

@@ -250,15 +250,17 @@ impl<H: NfHooks> World<'_, H> {
             self.pool.free(skb);
             return Err(Errno::WouldBlock);
         }
-        if let Ok(h) = self.pool.data_mut(&skb) {
-            h[1] = 0;
-            h[2..4].fill(0);
-            h[4..6].copy_from_slice(&local.port().to_be_bytes());
-        }
+        // Code 0, checksum to fill, our identifier. Written through the
+        // chain: with a small pool buffer the message may not start in the
+        // first one.
+        let [a, b] = local.port().to_be_bytes();
         let len = self.pool.len(&skb);
+        let mut ok = self.pool.write_at(&skb, 1, &[0, 0, 0, a, b]).is_ok();
         let csum = InetSum::new().add_skb(&self.pool, &skb, 0, len).map(|s| s.finish()).unwrap_or(0);
-        if let Ok(h) = self.pool.data_mut(&skb) {
-            h[2..4].copy_from_slice(&csum.to_be_bytes());
+        ok &= self.pool.write_at(&skb, 2, &csum.to_be_bytes()).is_ok();
+        if !ok {
+            self.pool.free(skb);
+            return Err(Errno::NoBufs);
         }
         let ttl = opts.ttl.unwrap_or_else(|| self.netns(ns).map_or(64, |n| n.sysctl.default_ttl));
         let p = IpParams { proto: IpProtocol::ICMP, ttl, tos: opts.tos, df: opts.pmtu_discover };
