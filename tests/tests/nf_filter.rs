@@ -296,3 +296,25 @@ fn a_rule_for_a_deleted_interface_does_not_let_the_next_one_in() {
         w.close(server).unwrap();
     });
 }
+
+/// `counter packets N bytes M` may start a counter anywhere; at the top it
+/// wraps to zero, as the kernel's do, instead of overflowing.
+#[test]
+fn a_counter_preset_to_its_maximum_wraps() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let s = t.s;
+        nft(w, s, "add table inet filter");
+        nft(w, s, "add chain inet filter output { type filter hook output priority 0 ; policy accept ; }");
+        nft(
+            w,
+            s,
+            "add rule inet filter output udp dport 9 counter packets 18446744073709551615 bytes 18446744073709551615",
+        );
+        let c = w.socket(s, SockType::Udp).unwrap();
+        w.sendmsg(c, b"tick", Some(sa(std::net::Ipv4Addr::LOCALHOST, 9))).unwrap();
+        advance(w, t, 5);
+        let listed = nft(w, s, "list ruleset");
+        assert!(listed.contains("counter packets 0 bytes 31"), "{listed}");
+        w.close(c).unwrap();
+    });
+}

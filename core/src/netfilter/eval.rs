@@ -247,8 +247,10 @@ impl Nft<'_> {
                     }
                 }
                 Expr::Counter => {
-                    rule.packets += 1;
-                    rule.bytes += u64::from(pkt.len);
+                    // A counter may start anywhere (`counter packets N`):
+                    // it wraps, as the kernel's 64-bit counters do.
+                    rule.packets = rule.packets.wrapping_add(1);
+                    rule.bytes = rule.bytes.wrapping_add(u64::from(pkt.len));
                 }
                 Expr::Log { prefix, len } => {
                     let prefix = core::str::from_utf8(prefix.get(..usize::from(*len)).unwrap_or(&[])).unwrap_or("");
