@@ -515,3 +515,38 @@ fn refused_segments_are_counted_by_reason() {
         assert_eq!(t.stats().drops.total(), 4, "and nothing else was dropped");
     });
 }
+
+/// The right edge of the receive window is where our last ACK put it
+/// (RFC 9293's RCV.WND shrinks as data arrives; Linux's
+/// `tcp_receive_window`). Data that arrived after that ACK does not move
+/// the edge: a segment beyond it is refused, not queued out of order.
+#[test]
+fn the_window_edge_stays_where_the_last_ack_put_it() {
+    with_trace(TraceConfig::default(), |t| {
+        let mut f = t.passive_open(80, mss_only, 1000);
+        let seg = vec![3u8; 1000];
+        let mut buf = vec![0u8; 65_536];
+        // Past quick-ACK mode, reading as we go.
+        let mut last = None;
+        for _ in 0..16 {
+            t.inject(&f.data(&seg));
+            last = t.out().pop();
+            while t.w.recvmsg(f.sock, &mut buf).is_ok_and(|m| m.len > 0) {}
+        }
+        let last = last.expect("quick ACKs");
+        assert_eq!(last.ack, f.peer_nxt);
+        let edge = last.ack.wrapping_add(u32::from(last.window));
+        // One segment the delayed ACK holds: our next ACK has not gone out.
+        t.inject(&f.data(&seg));
+        t.expect_none();
+        // Ten bytes starting exactly at the edge our last ACK announced.
+        let before = t.stats().drops.get(DropReason::TcpOverWindow);
+        t.inject(&Pkt::ack(40_000, 80, edge, f.our_nxt).data(&[9; 10]));
+        let a = t.expect_one();
+        assert_eq!(a.ack, f.peer_nxt, "answered at once, nothing past the gap taken");
+        assert_eq!(t.stats().drops.get(DropReason::TcpOverWindow), before + 1, "beyond the window");
+        // The queue holds the one segment, nothing from beyond the edge.
+        assert_eq!(t.w.recvmsg(f.sock, &mut buf).unwrap().len, 1000);
+        assert_eq!(t.w.recvmsg(f.sock, &mut buf), Err(Errno::WouldBlock));
+    });
+}

@@ -397,7 +397,7 @@ impl<H: NfHooks> World<'_, H> {
             }
             // Data at RCV.NXT fails only because the window is closed
             // (Linux's TCPZeroWindowDrop); a zero-window probe is one.
-            if t.rcv_wnd == 0 && seg.seq == t.rcv_nxt && seg.payload > 0 && !seg.rst() && !seg.syn() {
+            if t.rcv_window() == 0 && seg.seq == t.rcv_nxt && seg.payload > 0 && !seg.rst() && !seg.syn() {
                 if let Some(n) = self.netns_mut(c.ns) {
                     n.stats.tcp_ext.TCPZeroWindowDrop += 1;
                 }
@@ -444,7 +444,7 @@ impl<H: NfHooks> World<'_, H> {
     /// duplicate's answer echoes its timestamp, not an old one that would
     /// make the peer's RTT sample include its whole retransmission timeout.
     fn tcp_seq_acceptable(&self, t: &Tcb, seg: &Segment) -> bool {
-        let wnd = t.rcv_wnd.max(if t.state == TcpState::SynReceived { 1 } else { 0 });
+        let wnd = t.rcv_window().max(if t.state == TcpState::SynReceived { 1 } else { 0 });
         let len = seg.len();
         let end = t.rcv_nxt + wnd;
         let in_window = match (len, wnd) {

@@ -88,7 +88,7 @@ impl<H: NfHooks> World<'_, H> {
             }
             seq += cut;
         }
-        let wnd_end = t.rcv_nxt + t.rcv_wnd.max(1);
+        let wnd_end = t.rcv_nxt + t.rcv_window().max(1);
         let len = self.pool.len(&skb) as u32;
         if (seq + len).gt(wnd_end) {
             let keep = if wnd_end.gt(seq) { wnd_end - seq } else { 0 };
@@ -345,9 +345,9 @@ impl<H: NfHooks> World<'_, H> {
         if !t.state.can_receive() {
             return;
         }
-        let offered = (t.rcv_wup + t.rcv_wnd) - t.rcv_nxt;
+        let offered = t.rcv_window();
         let could = self.tcp_select_window(c, t);
-        if could >= 2 * offered.max(1) && could - offered >= u32::from(t.rcv_mss) {
+        if could >= offered.max(1).saturating_mul(2) && could - offered >= u32::from(t.rcv_mss) {
             self.tcp_send_ack(c, t, now);
         }
     }

@@ -336,6 +336,15 @@ impl Tcb {
         (now.millis() as u32).wrapping_add(self.ts_offset)
     }
 
+    /// The receive window still open (RFC 9293's RCV.WND, Linux's
+    /// `tcp_receive_window`): what our last ACK offered from `rcv_wup`,
+    /// less what arrived since. The right edge stays where that ACK put it
+    /// until the next one moves it; never negative.
+    pub fn rcv_window(&self) -> u32 {
+        let edge = self.rcv_wup + self.rcv_wnd;
+        if edge.gt(self.rcv_nxt) { edge - self.rcv_nxt } else { 0 }
+    }
+
     /// Bytes sent and not yet acknowledged.
     pub fn bytes_in_flight(&self) -> u32 {
         self.snd_nxt - self.snd_una
