@@ -223,7 +223,9 @@ impl<'a> SkbPool<'a> {
 
     /// The reference for a live head index.
     pub(crate) fn ref_of(&self, idx: u16) -> SkbRef {
-        SkbRef { idx, generation: self.heads[usize::from(idx)].generation }
+        // An index from another pool's queue names nothing here: the
+        // reference is then refused wherever it is used.
+        SkbRef { idx, generation: self.heads.get(usize::from(idx)).map_or(0, |h| h.generation) }
     }
 
     /// Take one head with a fresh buffer (refcount 1), data = tail = 0.

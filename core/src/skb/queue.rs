@@ -109,19 +109,21 @@ impl SkbQueue {
 
     /// Take the first packet (`__skb_dequeue`).
     pub fn pop_front(&mut self, pool: &mut SkbPool) -> Option<SkBuff> {
-        (self.head != NIL).then(|| self.unlink_idx(pool, self.head))
+        (usize::from(self.head) < pool.heads.len()).then(|| self.unlink_idx(pool, self.head))
     }
 
     /// Take the last packet (`__skb_dequeue_tail`).
     pub fn pop_back(&mut self, pool: &mut SkbPool) -> Option<SkBuff> {
-        (self.tail != NIL).then(|| self.unlink_idx(pool, self.tail))
+        (usize::from(self.tail) < pool.heads.len()).then(|| self.unlink_idx(pool, self.tail))
     }
 
     /// Take packet `r` out of the middle of this queue (`__skb_unlink`).
     ///
     /// `r` must come from this queue; the checks catch a stale reference, a
     /// packet on no queue, and the ends of another queue, but not the middle
-    /// of another queue: that corrupts both queues' lengths (not memory).
+    /// of another queue: that corrupts both queues' lengths (not memory, and
+    /// nothing panics). A queue used with a pool other than its own finds
+    /// nothing on it.
     pub fn unlink(&mut self, pool: &mut SkbPool, r: SkbRef) -> Result<SkBuff, SkbError> {
         let i = self.member(pool, r)?;
         Ok(self.unlink_idx(pool, i as u16))
@@ -136,11 +138,15 @@ impl SkbQueue {
         if self.tail == NIL {
             self.head = other.head;
         } else {
-            pool.heads[usize::from(self.tail)].next = other.head;
-            pool.heads[usize::from(other.head)].prev = self.tail;
+            if let Some(t) = pool.heads.get_mut(usize::from(self.tail)) {
+                t.next = other.head;
+            }
+            if let Some(h) = pool.heads.get_mut(usize::from(other.head)) {
+                h.prev = self.tail;
+            }
         }
         self.tail = other.tail;
-        self.len += other.len;
+        self.len = self.len.saturating_add(other.len);
         *other = SkbQueue::new();
     }
 
@@ -185,25 +191,32 @@ impl SkbQueue {
     }
 
     /// Link head `i` between `prev` and `next` (either may be `NIL` for an end).
+    /// `i` is a live head of `pool`; `prev` and `next` are this queue's, so
+    /// they may name nothing in a pool the queue does not belong to (then
+    /// they are not written).
     fn link_between(&mut self, pool: &mut SkbPool, i: u16, prev: u16, next: u16) {
-        let h = &mut pool.heads[usize::from(i)];
-        h.prev = prev;
-        h.next = next;
+        if let Some(h) = pool.heads.get_mut(usize::from(i)) {
+            h.prev = prev;
+            h.next = next;
+        }
         if prev == NIL {
             self.head = i;
-        } else {
-            pool.heads[usize::from(prev)].next = i;
+        } else if let Some(p) = pool.heads.get_mut(usize::from(prev)) {
+            p.next = i;
         }
         if next == NIL {
             self.tail = i;
-        } else {
-            pool.heads[usize::from(next)].prev = i;
+        } else if let Some(n) = pool.heads.get_mut(usize::from(next)) {
+            n.prev = i;
         }
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
     }
 
+    /// `i` is a head of `pool` (the callers check); its links are the pool's.
     fn unlink_idx(&mut self, pool: &mut SkbPool, i: u16) -> SkBuff {
-        let h = &mut pool.heads[usize::from(i)];
+        let Some(h) = pool.heads.get_mut(usize::from(i)) else {
+            return SkBuff { idx: NIL, generation: 0 };
+        };
         let (prev, next) = (h.prev, h.next);
         h.prev = NIL;
         h.next = NIL;
@@ -211,15 +224,16 @@ impl SkbQueue {
         let generation = h.generation;
         if prev == NIL {
             self.head = next;
-        } else {
-            pool.heads[usize::from(prev)].next = next;
+        } else if let Some(p) = pool.heads.get_mut(usize::from(prev)) {
+            p.next = next;
         }
         if next == NIL {
             self.tail = prev;
-        } else {
-            pool.heads[usize::from(next)].prev = prev;
+        } else if let Some(n) = pool.heads.get_mut(usize::from(next)) {
+            n.prev = prev;
         }
-        self.len -= 1;
+        // A length that a misused unlink corrupted stops at zero.
+        self.len = self.len.saturating_sub(1);
         SkBuff { idx: i, generation }
     }
 
@@ -249,7 +263,7 @@ impl Iterator for QueueIter<'_, '_> {
             return None;
         }
         let r = self.pool.ref_of(self.idx);
-        self.idx = self.pool.heads[usize::from(self.idx)].next;
+        self.idx = self.pool.heads.get(usize::from(self.idx)).map_or(NIL, |h| h.next);
         Some(r)
     }
 }

@@ -835,3 +835,45 @@ fn reserve_of_a_huge_length_is_refused() {
     assert_eq!(pool.headroom(&s), 16);
     pool.free(s);
 }
+
+/// Misused queues must not panic: a packet from the middle of another
+/// queue unlinked here (the lengths go wrong, and stop at zero), and a
+/// queue used with a pool it does not belong to (nothing is found).
+#[test]
+fn misused_queues_do_not_panic() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let (mut q1, mut q2) = (SkbQueue::new(), SkbQueue::new());
+    for b in [1u8, 2, 3] {
+        let s = filled(&mut pool, 0, &[b]);
+        q1.push_back(&mut pool, s);
+    }
+    let d = filled(&mut pool, 0, &[4]);
+    q2.push_back(&mut pool, d);
+    let middle = q1.next(&pool, q1.front(&pool).unwrap()).unwrap();
+    let b = q2.unlink(&mut pool, middle).expect("not caught: the middle of another queue");
+    assert_eq!(q2.len(), 0, "q2's length took the unlink");
+    let d = q2.pop_front(&mut pool).expect("d is still at q2's head");
+    assert_eq!(q2.len(), 0, "and stops at zero");
+    for s in [b, d] {
+        pool.free(s);
+    }
+    q1.purge(&mut pool);
+    assert!(pool.stats().is_idle());
+
+    // A queue of this pool, used with a smaller one.
+    let mut tiny_st = Box::new(PoolStorage::<2, 2, 128, 1>::new());
+    let mut tiny = SkbPool::new(&mut tiny_st);
+    let held: Vec<_> = (0..10).map(|_| pool.alloc(OwnerId::SYSTEM).unwrap()).collect();
+    let mut q = SkbQueue::new();
+    let last = pool.alloc(OwnerId::SYSTEM).unwrap();
+    q.push_back(&mut pool, last);
+    assert_eq!(q.iter(&tiny).count(), 1, "walked without panic");
+    assert!(q.front(&tiny).is_some_and(|r| tiny.len(&r) == 0));
+    assert!(q.pop_front(&mut tiny).is_none(), "nothing of tiny's");
+    q.purge(&mut pool);
+    for s in held {
+        pool.free(s);
+    }
+    assert!(pool.stats().is_idle());
+}
