@@ -86,3 +86,38 @@ fn stream_calls_in_the_wrong_state_get_linuxs_errno() {
         }
     });
 }
+
+/// A non-blocking connect that fails is reported once by the next connect
+/// (or ECONNABORTED if a send took the error first), and the socket is
+/// unconnected again: never EISCONN, which ported code takes for success.
+/// The connect after that is a new attempt, which can succeed.
+#[test]
+fn a_failed_connect_is_reported_once_and_can_be_retried() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let c = w.socket(t.c1, SockType::Tcp).unwrap();
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::InProgress));
+        assert_eq!(w.peer_addr(c), Err(Errno::NotConnected), "still connecting");
+        assert!(run(w, t, 1_000, |w| w.events(c).is_ok_and(|e| e.error)), "refused by a reset");
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::ConnRefused), "the error, once");
+        assert_eq!(w.peer_addr(c), Err(Errno::NotConnected));
+        assert_eq!(w.shutdown_socket(c, Shutdown::Both), Err(Errno::NotConnected));
+        // Again, the error taken by a send this time.
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::InProgress), "a new attempt");
+        assert!(run(w, t, 1_000, |w| w.events(c).is_ok_and(|e| e.error)));
+        assert_eq!(w.sendmsg(c, b"x", None), Err(Errno::ConnRefused));
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::ConnAborted), "already reported");
+        // Now someone listens: the retry connects.
+        let l = listener(w, t.s, 80);
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::InProgress));
+        let mut srv = None;
+        assert!(run(w, t, 1_000, |w| {
+            srv = srv.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            srv.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        }));
+        assert_eq!(w.peer_addr(c).unwrap(), SocketAddrV4::new(S, 80));
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::IsConnected), "connected now");
+        for id in [c, srv.unwrap(), l] {
+            w.close(id).unwrap();
+        }
+    });
+}

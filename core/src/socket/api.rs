@@ -8,6 +8,7 @@ use crate::netfilter::NfHooks;
 use crate::netns::{NsId, World};
 use crate::skb::{OwnerId, SkBuff, SkbId, SkbQueue};
 use crate::stats::DropReason;
+use crate::tcp::TcpState;
 use crate::time::Instant;
 use crate::udp::Delivery;
 use crate::wire::checksum::InetSum;
@@ -381,9 +382,14 @@ impl<H: NfHooks> World<'_, H> {
         Ok(self.socks.get(id).ok_or(Errno::BadFd)?.local)
     }
 
-    /// The connected peer (`getpeername`).
+    /// The connected peer (`getpeername`). A TCP socket still connecting,
+    /// or whose connection is over, has none (Linux's `inet_getname`).
     pub fn peer_addr(&self, id: SockId) -> Result<SocketAddrV4, Errno> {
-        self.socks.get(id).ok_or(Errno::BadFd)?.remote.ok_or(Errno::NotConnected)
+        let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        if s.tcp.as_ref().is_some_and(|t| matches!(t.state, TcpState::Closed | TcpState::SynSent)) {
+            return Err(Errno::NotConnected);
+        }
+        s.remote.ok_or(Errno::NotConnected)
     }
 
     /// Queue `skb` (data at the payload) on the socket that should get a

@@ -183,14 +183,21 @@ impl<H: NfHooks> World<'_, H> {
     pub(crate) fn tcp_connect(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
         let t = self.tcb(id)?;
         match t.state {
-            TcpState::Closed if t.err.is_some() => {
-                // A failed attempt reports its error once, as Linux's connect does.
-                return Err(self
-                    .socks
-                    .get_mut(id)
-                    .and_then(|s| s.tcp.as_mut())
-                    .and_then(|t| t.err.take())
-                    .unwrap_or(Errno::ConnRefused));
+            TcpState::Closed if t.shut_wr && !t.synced => {
+                // An attempt that failed (a reset, a timeout, an ICMP error):
+                // its error, or ECONNABORTED if a send or receive took it
+                // already, and the socket is unconnected again, so the next
+                // connect starts afresh (Linux's __inet_stream_connect and
+                // tcp_disconnect). It keeps its bound port.
+                let e = self.socks.get_mut(id).and_then(|s| s.tcp.as_mut()).and_then(|t| t.err.take());
+                if let Some(s) = self.socks.get_mut(id) {
+                    s.remote = None;
+                    if let Some(t) = s.tcp.as_mut() {
+                        t.purge(&mut self.pool);
+                        *t = t.inherit();
+                    }
+                }
+                return Err(e.unwrap_or(Errno::ConnAborted));
             }
             TcpState::Closed if !t.shut_wr => {}
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::Already),
@@ -442,7 +449,10 @@ impl<H: NfHooks> World<'_, H> {
             }
             return Ok(());
         }
-        let connected = self.socks.get(id).is_some_and(|s| s.remote.is_some());
+        // Nothing to shut once the connection is over (Linux's
+        // inet_shutdown: ENOTCONN in CLOSE).
+        let connected = self.socks.get(id).is_some_and(|s| s.remote.is_some())
+            && self.tcb(id).is_ok_and(|t| t.state != TcpState::Closed);
         self.with_tcp(id, |w, c, t, now| {
             if !connected {
                 return Err(Errno::NotConnected);

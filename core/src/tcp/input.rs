@@ -500,6 +500,7 @@ impl<H: NfHooks> World<'_, H> {
     /// Into ESTABLISHED.
     pub(crate) fn tcp_set_established(&mut self, c: &Conn, t: &mut Tcb, now: Instant) {
         t.state = TcpState::Established;
+        t.synced = true;
         t.rto_at = if t.rtx.is_empty() { None } else { t.rto_at };
         t.idle_at = t.keepalive.map(|k| now + k.idle);
         if let Some(n) = self.netns_mut(c.ns) {

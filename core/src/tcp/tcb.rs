@@ -109,6 +109,9 @@ impl Default for Keepalive {
 pub struct Tcb {
     /// RFC 9293 state.
     pub state: TcpState,
+    /// The connection reached ESTABLISHED at some point: CLOSED after it is
+    /// a connection that ended, not an attempt that failed.
+    pub synced: bool,
     // --- send sequence space
     /// Initial send sequence number.
     pub iss: Seq,
@@ -252,6 +255,7 @@ impl Tcb {
     pub fn new(algo: CongAlgo) -> Tcb {
         Tcb {
             state: TcpState::Closed,
+            synced: false,
             iss: Seq(0),
             snd_una: Seq(0),
             snd_nxt: Seq(0),
