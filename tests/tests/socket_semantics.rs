@@ -121,3 +121,34 @@ fn a_failed_connect_is_reported_once_and_can_be_retried() {
         }
     });
 }
+
+/// `shutdown` marks a datagram socket as Linux's does: a send after the
+/// write side is shut is EPIPE, a read after the read side is shut gets
+/// what was queued, then end of file, and poll reports both.
+#[test]
+fn shutdown_marks_a_datagram_socket() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let server = udp_bound(w, t.s, 53);
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        assert_eq!(w.shutdown_socket(u, Shutdown::Write), Err(Errno::NotConnected), "not connected, but marked");
+        assert_eq!(w.sendmsg(u, b"x", Some(sa(S, 53))), Err(Errno::Pipe));
+        assert!(w.events(u).unwrap().writable, "a writer wakes to learn EPIPE");
+        let v = w.socket(t.c1, SockType::Udp).unwrap();
+        w.connect(v, sa(S, 53)).unwrap();
+        w.sendmsg(v, b"ask", None).unwrap();
+        let (_, from) = recv(w, t, server, 500).unwrap();
+        w.sendmsg(server, b"late", Some(std::net::SocketAddr::V4(from))).unwrap();
+        assert!(run(w, t, 500, |w| w.events(v).is_ok_and(|e| e.readable)));
+        w.shutdown_socket(v, Shutdown::Read).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(w.recvmsg(v, &mut buf).unwrap().len, 4, "what was queued first");
+        assert_eq!(w.recvmsg(v, &mut buf).unwrap().len, 0, "then end of file");
+        let e = w.events(v).unwrap();
+        assert!(e.readable && !e.hangup);
+        w.shutdown_socket(v, Shutdown::Write).unwrap();
+        assert!(w.events(v).unwrap().hangup, "both sides shut");
+        for id in [u, v, server] {
+            w.close(id).unwrap();
+        }
+    });
+}

@@ -113,6 +113,8 @@ impl<H: NfHooks> World<'_, H> {
             snd_owner: snd,
             err: None,
             opts: SockOpts::default(),
+            shut_rd: false,
+            shut_wr: false,
             tcp: (ty == SockType::Tcp).then(|| crate::tcp::Tcb::new(Default::default())),
             listen: None,
             accept_next: u16::MAX,
@@ -215,12 +217,15 @@ impl<H: NfHooks> World<'_, H> {
             Some(a) => v4(a)?,
             None => s.remote.ok_or(Errno::DestAddrReq)?,
         };
-        let unbound = s.local.port() == 0;
+        let (unbound, shut_wr) = (s.local.port() == 0, s.shut_wr);
         // A pending error (an ICMP error the connected peer's host sent)
-        // is what this send reports, once (Linux's sock_error in
-        // sock_alloc_send_pskb).
+        // is what this send reports, once, and then a shut sending side
+        // (Linux's sock_alloc_send_pskb).
         if let Some(e) = self.socks.get_mut(id).and_then(|s| s.err.take()) {
             return Err(e);
+        }
+        if shut_wr {
+            return Err(Errno::Pipe);
         }
         if unbound {
             self.bind(id, SocketAddr::V4(UNBOUND))?;
@@ -287,7 +292,13 @@ impl<H: NfHooks> World<'_, H> {
         if self.socks.get(id).is_some_and(|s| s.proto == Proto::Tcp) {
             return self.tcp_recvmsg(id, buf);
         }
-        let (skb, from) = self.recv_skb(id)?;
+        let (skb, from) = match self.recv_skb(id) {
+            Ok(got) => got,
+            // Shut for reading and drained: end of file, as Linux's
+            // datagram receive returns 0.
+            Err(Errno::NotConnected) => return Ok(RecvMsg { len: 0, truncated: false, from: UNBOUND }),
+            Err(e) => return Err(e),
+        };
         let len = self.pool.len(&skb);
         let n = len.min(buf.len());
         let copied = self.pool.copy_to_slice(&skb, 0, &mut buf[..n]);
@@ -299,7 +310,8 @@ impl<H: NfHooks> World<'_, H> {
     /// Receive a datagram without copying it: the sk_buff itself, data at
     /// the payload (zero-copy `recvmsg`). Free it with [`World::pool`]. On
     /// a TCP socket, the next in-order packet of the stream, and
-    /// [`Errno::NotConnected`] at its end.
+    /// [`Errno::NotConnected`] at its end; on a datagram socket shut for
+    /// reading, the same once its queue is drained.
     pub fn recv_skb(&mut self, id: SockId) -> Result<(SkBuff, SocketAddrV4), Errno> {
         let s = self.socks.get_mut(id).ok_or(Errno::BadFd)?;
         if s.proto == Proto::Tcp {
@@ -310,7 +322,8 @@ impl<H: NfHooks> World<'_, H> {
             return Err(e);
         }
         let proto = s.proto;
-        let skb = s.rx.pop_front(&mut self.pool).ok_or(Errno::WouldBlock)?;
+        let empty = if s.shut_rd { Errno::NotConnected } else { Errno::WouldBlock };
+        let skb = s.rx.pop_front(&mut self.pool).ok_or(empty)?;
         let _ = self.pool.charge(&skb, OwnerId::SYSTEM);
         let from = self.source_of(&skb, proto);
         Ok((skb, from))
@@ -369,11 +382,13 @@ impl<H: NfHooks> World<'_, H> {
         if s.proto == Proto::Tcp {
             return self.tcp_events(id);
         }
+        // Linux's datagram_poll: a read side shut reads (end of file), a
+        // write side shut writes (EPIPE), both shut is a hang-up.
         Ok(Events {
-            readable: !s.rx.is_empty(),
-            writable: self.pool.owner_room(s.snd_owner) >= self.pool.buf_size() as u32,
+            readable: !s.rx.is_empty() || s.shut_rd,
+            writable: self.pool.owner_room(s.snd_owner) >= self.pool.buf_size() as u32 || s.shut_wr,
             error: s.err.is_some(),
-            hangup: false,
+            hangup: s.shut_rd && s.shut_wr,
         })
     }
 

@@ -97,6 +97,10 @@ pub struct SockSlot {
     pub(crate) snd_owner: OwnerId,
     pub(crate) err: Option<Errno>,
     pub(crate) opts: SockOpts,
+    /// A datagram socket was shut for reading, for writing (`shutdown`;
+    /// a TCP socket keeps these in its connection).
+    pub(crate) shut_rd: bool,
+    pub(crate) shut_wr: bool,
     /// The connection, for TCP sockets.
     pub(crate) tcp: Option<crate::tcp::Tcb>,
     /// A TCP listener's queues.

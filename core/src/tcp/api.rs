@@ -429,9 +429,13 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Close one or both directions (`shutdown`).
     pub fn shutdown_socket(&mut self, id: SockId, how: Shutdown) -> Result<(), Errno> {
-        let s = self.socks.get(id).ok_or(Errno::BadFd)?;
+        let s = self.socks.get_mut(id).ok_or(Errno::BadFd)?;
         if s.proto != Proto::Tcp {
-            // A datagram socket has no stream to end; Linux marks it and wakes readers.
+            // A datagram socket has no stream to end, but is marked: sends
+            // fail with EPIPE, reads end, and poll says so. Linux marks it
+            // even when it answers ENOTCONN, to wake readers.
+            s.shut_rd |= how != Shutdown::Write;
+            s.shut_wr |= how != Shutdown::Read;
             return if s.remote.is_some() { Ok(()) } else { Err(Errno::NotConnected) };
         }
         let listening = self.tcb(id)?.state == TcpState::Listen;
