@@ -253,12 +253,13 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// A free slot and an index for a new interface (`dev_new_index`). The
     /// counter only grows: an nft `iif` rule, a route or a socket bound to
     /// an interface that was deleted must not come to mean the next one
-    /// made. The first value from the counter whose slot is free wins; the
-    /// slots of consecutive values go round all of them, so the search
-    /// ends within one round.
+    /// made. The first value from the counter whose slot is free wins. The
+    /// slots of consecutive values go round all of them, but the wrap from
+    /// 65535 to 1 breaks the round: of two rounds' worth of values, one run
+    /// of a full round has no wrap in it, so a free slot is always found.
     fn new_ifindex(&mut self) -> Option<(usize, IfIndex)> {
         let mut c = self.next_ifindex;
-        for _ in 0..self.ifaces.len() {
+        for _ in 0..2 * self.ifaces.len() {
             let slot = super::iface_slot(self.ifaces.len(), c)?;
             let next = c.checked_add(1).unwrap_or(1);
             if self.ifaces[slot].is_none() {

@@ -94,3 +94,18 @@ fn ping_works_with_the_smallest_buffers() {
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
 }
+
+/// Regression: the search for an index tried one round of values, which
+/// the wrap from 65535 to 1 breaks: with only the last slot free and the
+/// counter just below the wrap, it said "full".
+#[test]
+fn the_last_free_slot_is_found_across_the_wrap() {
+    let mut w = world();
+    // lo is 1 in slot 0; these take 2..=15 in slots 1..=14: slot 15 is free.
+    let made: Vec<_> = (0..14).map(|k| w.add_bridge(NsId::INIT, &format!("br{k}")).unwrap()).collect();
+    assert_eq!(made.last(), Some(&15));
+    w.next_ifindex = u16::MAX - 5;
+    let last = w.add_bridge(NsId::INIT, "last").unwrap();
+    assert_eq!(last, 16, "65530..65535 and 1..15 land on full slots; 16 is slot 15's");
+    assert_eq!(w.iface_info(last).unwrap().name.as_str(), "last");
+}
