@@ -350,7 +350,11 @@ impl<'a, H: NfHooks> World<'a, H> {
             i.dev.get_mut().stop(&mut self.pool);
         }
         i.up = up;
-        i.carrier = up && i.dev.get().link_up();
+        // Only a real change refreshes the carrier: a redundant "up" must
+        // not record a drop the next poll has yet to act on.
+        if changed {
+            i.carrier = up && i.dev.get().link_up();
+        }
         if !up {
             self.link_lost(ifindex, false);
         }
