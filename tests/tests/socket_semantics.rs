@@ -152,3 +152,33 @@ fn shutdown_marks_a_datagram_socket() {
         }
     });
 }
+
+/// A failed connect forgets the source the route chose (Linux's
+/// `inet_reset_saddr`): the address may be why it failed, and a retry from
+/// it after it was deleted could never succeed.
+#[test]
+fn a_retry_after_a_failed_connect_picks_its_source_again() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let eth0 = w.iface_by_name(t.c1, "eth0").unwrap();
+        let c = w.socket(t.c1, SockType::Tcp).unwrap();
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::InProgress));
+        assert!(run(w, t, 1_000, |w| w.events(c).is_ok_and(|e| e.error)));
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::ConnRefused));
+        // The host is renumbered: 10.100.0.2 goes, 10.100.0.3 stays.
+        let renumbered = Ipv4Addr::new(10, 100, 0, 3);
+        w.add_addr(eth0, renumbered, 24).unwrap();
+        w.del_addr(eth0, C1).unwrap();
+        let l = listener(w, t.s, 80);
+        assert_eq!(w.connect(c, sa(S, 80)), Err(Errno::InProgress), "not EINVAL for the old source");
+        let mut srv = None;
+        assert!(run(w, t, 1_000, |w| {
+            srv = srv.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+            srv.is_some() && w.events(c).is_ok_and(|e| e.writable)
+        }));
+        assert_eq!(*w.local_addr(c).unwrap().ip(), renumbered);
+        assert_eq!(*w.peer_addr(srv.unwrap()).unwrap().ip(), renumbered);
+        for id in [c, srv.unwrap(), l] {
+            w.close(id).unwrap();
+        }
+    });
+}

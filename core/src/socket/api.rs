@@ -115,6 +115,7 @@ impl<H: NfHooks> World<'_, H> {
             opts: SockOpts::default(),
             shut_rd: false,
             shut_wr: false,
+            addr_bound: false,
             tcp: (ty == SockType::Tcp).then(|| crate::tcp::Tcb::new(Default::default())),
             listen: None,
             accept_next: u16::MAX,
@@ -148,6 +149,7 @@ impl<H: NfHooks> World<'_, H> {
         };
         if let Some(s) = self.socks.get_mut(id) {
             s.local = SocketAddrV4::new(ip, port);
+            s.addr_bound = !ip.is_unspecified();
         }
         self.socks.hash(id);
         Ok(())

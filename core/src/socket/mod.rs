@@ -101,6 +101,9 @@ pub struct SockSlot {
     /// a TCP socket keeps these in its connection).
     pub(crate) shut_rd: bool,
     pub(crate) shut_wr: bool,
+    /// The local address was given to `bind` (Linux's
+    /// `SOCK_BINDADDR_LOCK`), not chosen by a connect.
+    pub(crate) addr_bound: bool,
     /// The connection, for TCP sockets.
     pub(crate) tcp: Option<crate::tcp::Tcb>,
     /// A TCP listener's queues.

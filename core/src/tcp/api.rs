@@ -188,10 +188,15 @@ impl<H: NfHooks> World<'_, H> {
                 // its error, or ECONNABORTED if a send or receive took it
                 // already, and the socket is unconnected again, so the next
                 // connect starts afresh (Linux's __inet_stream_connect and
-                // tcp_disconnect). It keeps its bound port.
+                // tcp_disconnect). It keeps its port, and forgets the source
+                // the route chose unless bind gave it (inet_reset_saddr): that
+                // address may be why the attempt failed.
                 let e = self.socks.get_mut(id).and_then(|s| s.tcp.as_mut()).and_then(|t| t.err.take());
                 if let Some(s) = self.socks.get_mut(id) {
                     s.remote = None;
+                    if !s.addr_bound {
+                        s.local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, s.local.port());
+                    }
                     if let Some(t) = s.tcp.as_mut() {
                         t.purge(&mut self.pool);
                         *t = t.inherit();
