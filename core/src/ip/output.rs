@@ -121,6 +121,7 @@ impl<H: NfHooks> World<'_, H> {
     /// hold it.
     fn src_ok(&self, ns: NsId, oif: IfIndex, src: Ipv4Addr) -> bool {
         self.iface(oif).is_some_and(|i| i.addrs.iter().any(|a| a.addr == src))
+            || self.is_local_addr(ns, src)
             || self.fib.lookup(ns, src, |_| true).is_some_and(|r| r.route.kind == RouteKind::Local)
     }
 
