@@ -593,12 +593,18 @@ impl<H: NfHooks> World<'_, H> {
     fn nft_send_reset(&mut self, ns: NsId, skb: SkBuff, now: Instant) {
         let p = Pkt::parse(&mut self.pool, &skb);
         let seg = p.filter(|p| p.proto == 6 && p.l4).map(|p| (p, self.tcp_seg(&skb, &p)));
+        let rt_broadcast = self.pool.meta(&skb).rt_broadcast;
         self.pool.free(skb);
         let Some((p, seg)) = seg else { return };
         if seg.flags & 0x04 != 0 {
             return;
         }
         let (src, dst) = (Ipv4Addr::from(p.dst), Ipv4Addr::from(p.src));
+        // Nothing answers for a broadcast or multicast address (Linux's
+        // nf_send_reset checks the route's RTCF_BROADCAST|RTCF_MULTICAST).
+        if src.is_broadcast() || src.is_multicast() || rt_broadcast {
+            return;
+        }
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.1
         //# If the ACK bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
         //# If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>
