@@ -88,7 +88,7 @@ impl<H: NfHooks> World<'_, H> {
             }
             seq += cut;
         }
-        let wnd_end = t.rcv_nxt + t.rcv_window().max(1);
+        let wnd_end = t.rcv_nxt + t.rcv_window();
         let len = self.pool.len(&skb) as u32;
         if (seq + len).gt(wnd_end) {
             let keep = if wnd_end.gt(seq) { wnd_end - seq } else { 0 };
