@@ -63,7 +63,7 @@ pub struct Chain {
     pub(crate) first: u16,
     pub(crate) last: u16,
     /// Creation order (ties of priority go to the older chain).
-    pub(crate) seq: u32,
+    pub(crate) seq: u64,
     /// Rules that jump or go to it.
     pub(crate) refs: u32,
 }
@@ -223,7 +223,7 @@ pub struct Nft<'a> {
     hook_ranges: [(u16, u16); 5],
     pub(crate) active: Active,
     next_handle: u32,
-    next_seq: u32,
+    next_seq: u64,
     pub(crate) stats: NftStats,
     pub(crate) log: LogState,
 }
@@ -450,6 +450,7 @@ impl<'a> Nft<'a> {
         let slot = self.chains.iter().position(Option::is_none).ok_or(NftErrorKind::Full("chains"))?;
         let handle = self.handle();
         let seq = self.next_seq;
+        // 64 bits: no chain count a caller can make wraps it.
         self.next_seq += 1;
         self.chains[slot] = Some(Chain { table: t, name, base, handle, rules: 0, first: NIL, last: NIL, seq, refs: 0 });
         if base.is_some() {
@@ -496,7 +497,7 @@ impl<'a> Nft<'a> {
         }
     }
 
-    fn base_key(&self, c: u16) -> (usize, i32, u32) {
+    fn base_key(&self, c: u16) -> (usize, i32, u64) {
         match self.chain(c) {
             Some(ch) => ch.base.map_or((9, 0, ch.seq), |b| (hook_index(b.hook), b.priority, ch.seq)),
             None => (9, 0, 0),
@@ -973,7 +974,7 @@ fn relax(rules: &[Option<Rule>], forward: bool, mut step: impl FnMut(usize, usiz
 pub struct ChainIter<'n, 'a> {
     nft: &'n Nft<'a>,
     table: u16,
-    after: Option<u32>,
+    after: Option<u64>,
 }
 
 impl Iterator for ChainIter<'_, '_> {

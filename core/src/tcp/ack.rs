@@ -406,7 +406,9 @@ impl<H: NfHooks> World<'_, H> {
         if r.after_rto {
             return;
         }
-        r.prr_delivered += delivered;
+        // A peer that keeps recovery going (a partial ACK per RTO, duplicate
+        // ACKs between) must not overflow the counts.
+        r.prr_delivered = r.prr_delivered.saturating_add(delivered);
         //= https://www.rfc-editor.org/rfc/rfc6937#section-3
         //# if (pipe > ssthresh) {
         //#    // Proportional Rate Reduction
@@ -416,14 +418,13 @@ impl<H: NfHooks> World<'_, H> {
         //#    [...] // PRR-SSRB
         //#      limit = MAX(prr_delivered - prr_out, DeliveredData) + MSS
         let sndcnt = if pipe > ssthresh {
-            let target =
-                (u64::from(r.prr_delivered) * u64::from(ssthresh)).div_ceil(u64::from(r.recover_fs.max(1))) as u32;
-            target.saturating_sub(r.prr_out)
+            let target = (u64::from(r.prr_delivered) * u64::from(ssthresh)).div_ceil(u64::from(r.recover_fs.max(1)));
+            u32::try_from(target).unwrap_or(u32::MAX).saturating_sub(r.prr_out)
         } else {
             let limit = r.prr_delivered.saturating_sub(r.prr_out).max(delivered) + 1;
             ssthresh.saturating_sub(pipe).min(limit)
         };
-        r.cwnd = pipe + sndcnt;
+        r.cwnd = pipe.saturating_add(sndcnt);
     }
 
     /// A retransmission timeout on data (RFC 6298 §5.4–5.7, RFC 5681 §3.1):

@@ -373,7 +373,7 @@ impl<H: NfHooks> World<'_, H> {
                 }
                 if self.tcp_transmit_queued(c, t, Some(cur), now, true).is_ok() {
                     if let Some(rec) = t.recovery.as_mut() {
-                        rec.prr_out += segs(TcpCb::of(&self.pool, &cur).len(), t.mss);
+                        rec.prr_out = rec.prr_out.saturating_add(segs(TcpCb::of(&self.pool, &cur).len(), t.mss));
                     }
                     if let Some(n) = self.netns_mut(c.ns) {
                         n.stats.tcp_ext.TCPFastRetrans += 1;
