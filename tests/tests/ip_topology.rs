@@ -113,6 +113,22 @@ fn recv(w: &mut World<'_>, t: &mut Topo, s: SockId) -> Result<(Vec<u8>, SocketAd
     out
 }
 
+/// Listen on `to`'s port in `ns`, connect the client socket `c` there, and
+/// run until both ends are up: the accepted socket and the listener.
+fn establish(w: &mut World<'_>, t: &mut Topo, c: SockId, ns: NsId, to: SocketAddr) -> (SockId, SockId) {
+    let l = w.socket(ns, SockType::Tcp).unwrap();
+    w.bind(l, sa(Ipv4Addr::UNSPECIFIED, to.port())).unwrap();
+    w.listen(l, 1).unwrap();
+    assert_eq!(w.connect(c, to), Err(Errno::InProgress));
+    let mut s = None;
+    let up = run(w, t, 1_000, |w| {
+        s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
+        s.is_some() && w.events(c).is_ok_and(|e| e.writable)
+    });
+    assert!(up, "no connection to {to}: {:?}", w.stats(ns).map(|st| st.drops));
+    (s.unwrap(), l)
+}
+
 fn echo_request(seq: u16, data: &[u8]) -> Vec<u8> {
     let mut m = vec![8, 0, 0, 0, 0, 0];
     m.extend_from_slice(&seq.to_be_bytes());
@@ -313,17 +329,8 @@ fn loopback_and_local_addresses_deliver_through_lo() {
 #[test]
 fn lro_merged_segments_that_fit_the_next_hop_are_forwarded() {
     with_topo(Features::ALL, |w, t| {
-        let l = w.socket(t.h2, SockType::Tcp).unwrap();
-        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
-        w.listen(l, 1).unwrap();
         let c = w.socket(t.h1, SockType::Tcp).unwrap();
-        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
-        let mut s = None;
-        assert!(run(w, t, 1_000, |w| {
-            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
-            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
-        }));
-        let s = s.unwrap();
+        let (s, l) = establish(w, t, c, t.h2, sa(H2, 5001));
         assert_eq!(w.tcp_info(c).unwrap().mss, 948, "960 announced by h2, less 12 bytes of timestamps");
         let data = payload_of(64 * 1024, 3);
         let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
@@ -518,18 +525,9 @@ fn a_deleted_address_is_not_used_as_a_source() {
         w.add_addr(eth0, keep, 24).unwrap();
         let u = w.socket(t.h1, SockType::Udp).unwrap();
         w.bind(u, sa(H1, 5000)).unwrap();
-        let l = w.socket(t.h2, SockType::Tcp).unwrap();
-        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
-        w.listen(l, 1).unwrap();
         let c = w.socket(t.h1, SockType::Tcp).unwrap();
         w.bind(c, sa(H1, 0)).unwrap();
-        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
-        let mut s = None;
-        assert!(run(w, t, 1_000, |w| {
-            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
-            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
-        }));
-        let s = s.unwrap();
+        let (s, l) = establish(w, t, c, t.h2, sa(H2, 5001));
         w.del_addr(eth0, H1).unwrap();
         assert_eq!(w.sendmsg(u, b"from nowhere", Some(sa(H2, 9))), Err(Errno::InvalidArgument));
         assert_eq!(w.sendmsg(c, b"later", None), Ok(5), "queued");
@@ -570,18 +568,8 @@ fn a_socket_bound_to_broadcast_sends_from_a_real_address() {
 fn any_loopback_address_answers_from_itself() {
     with_topo(Features::ALL, |w, t| {
         let five = Ipv4Addr::new(127, 0, 0, 5);
-        let l = w.socket(t.h1, SockType::Tcp).unwrap();
-        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 7000)).unwrap();
-        w.listen(l, 1).unwrap();
         let c = w.socket(t.h1, SockType::Tcp).unwrap();
-        assert_eq!(w.connect(c, sa(five, 7000)), Err(Errno::InProgress));
-        let mut s = None;
-        let ok = run(w, t, 1_000, |w| {
-            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
-            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
-        });
-        assert!(ok, "{:?} {:?}", w.stats(t.h1).unwrap().drops, w.stats(t.h1).unwrap().tcp);
-        let s = s.unwrap();
+        let (s, l) = establish(w, t, c, t.h1, sa(five, 7000));
         assert_eq!(w.sendmsg(s, b"from five", None), Ok(9));
         let mut buf = [0u8; 16];
         let mut got = 0;
@@ -609,17 +597,8 @@ fn any_loopback_address_answers_from_itself() {
 #[test]
 fn a_connection_carries_on_when_its_mtu_is_lowered() {
     with_topo(Features::ALL, |w, t| {
-        let l = w.socket(t.h2, SockType::Tcp).unwrap();
-        w.bind(l, sa(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
-        w.listen(l, 1).unwrap();
         let c = w.socket(t.h1, SockType::Tcp).unwrap();
-        assert_eq!(w.connect(c, sa(H2, 5001)), Err(Errno::InProgress));
-        let mut s = None;
-        assert!(run(w, t, 1_000, |w| {
-            s = s.or_else(|| w.accept(l).ok().map(|(s, _)| s));
-            s.is_some() && w.events(c).is_ok_and(|e| e.writable)
-        }));
-        let s = s.unwrap();
+        let (s, l) = establish(w, t, c, t.h2, sa(H2, 5001));
         assert_eq!(w.tcp_info(c).unwrap().mss, 948);
         let data = payload_of(256 * 1024, 5);
         let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
