@@ -240,7 +240,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             }
         }
         self.fdb.flush(ifindex, None);
-        if let Some(i) = slot_mut(self.ifaces, ifindex) {
+        if let Some(i) = super::iface_in_mut(self.ifaces, ifindex) {
             let mut q = SkbQueue::new();
             i.gro.flush(&mut self.pool, &mut q);
             q.purge(&mut self.pool);
@@ -252,7 +252,7 @@ impl<'a, H: NfHooks> World<'a, H> {
     fn remove_iface(&mut self, ifindex: IfIndex) {
         self.unplug(ifindex);
         let Some(state) = self.link_state(ifindex) else { return };
-        let peer = match slot_mut(self.ifaces, ifindex).map(|i| &mut i.dev) {
+        let peer = match super::iface_in_mut(self.ifaces, ifindex).map(|i| &mut i.dev) {
             Some(Device::Loopback(lo)) => {
                 lo.purge(&mut self.pool);
                 0
@@ -422,11 +422,6 @@ impl<'a, H: NfHooks> World<'a, H> {
     pub fn fdb_entries(&self, bridge: IfIndex) -> impl Iterator<Item = &crate::dev::bridge::FdbEntry> + '_ {
         self.fdb.entries(bridge)
     }
-}
-
-/// Interface `ifindex` of `ifaces`, borrowing only the table.
-fn slot_mut<'s, 'a>(ifaces: &'s mut [Option<super::Iface<'a>>], ifindex: IfIndex) -> Option<&'s mut super::Iface<'a>> {
-    super::iface_in_mut(ifaces, ifindex)
 }
 
 /// The name Linux gives a device that must be renamed (`devN`).

@@ -206,8 +206,8 @@ impl<H: NfHooks> World<'_, H> {
             }
             TcpState::Closed if !t.shut_wr => {}
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::Already),
-            // A listener is no unconnected socket (Linux: EISCONN).
-            TcpState::Listen => return Err(Errno::IsConnected),
+            // Connected, or a listener, which is no unconnected socket
+            // either (Linux: EISCONN for both).
             _ => return Err(Errno::IsConnected),
         }
         if addr.port() == 0 {
