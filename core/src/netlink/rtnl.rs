@@ -257,11 +257,10 @@ impl<'a, H: NfHooks> World<'a, H> {
             d.done = res.is_ok();
         }
         if d.done {
-            let done = w.begin(NLMSG_DONE, NLM_F_MULTI, d.seq, sock.pid).and_then(|m| {
-                w.bytes(&0i32.to_ne_bytes())?;
-                w.end(m);
-                Ok(())
-            });
+            // write_msg takes the header back when the body does not fit:
+            // a DONE begun in the last 16 bytes of the buffer was left there
+            // with length 0, a malformed reply.
+            let done = write_msg(w, NLMSG_DONE, NLM_F_MULTI, d.seq, sock.pid, |w| w.bytes(&0i32.to_ne_bytes()));
             if done.is_ok() {
                 sock.dump = None;
                 return Ok(());
