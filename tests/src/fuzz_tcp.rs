@@ -22,7 +22,7 @@
 use crate::fuzz_input::{Input, features};
 use core::time::Duration;
 
-use skbnet::socket::{Errno, SockOpt};
+use skbnet::socket::{Errno, RecvFlags, SockOpt};
 use skbnet::stats::NetStats;
 use skbnet::tcp::TcpOpt;
 
@@ -76,6 +76,9 @@ pub enum Op {
     Opt(u8),
     /// The peer sends `n` consecutive full segments in one burst (GRO).
     Burst(u8),
+    /// The application reads up to `n` bytes with flags: bit 0 `MSG_PEEK`,
+    /// bit 1 `MSG_TRUNC` (skip without copying).
+    RecvFlags(u16, u8),
 }
 
 impl Op {
@@ -102,6 +105,11 @@ impl Op {
             Op::Close => out.push(5),
             Op::Opt(o) => out.extend_from_slice(&[6, o]),
             Op::Burst(n) => out.extend_from_slice(&[7, n]),
+            Op::RecvFlags(n, f) => {
+                out.push(8);
+                out.extend_from_slice(&n.to_be_bytes());
+                out.push(f);
+            }
         }
     }
 }
@@ -118,7 +126,7 @@ pub fn program(state: u8, syn_opts: u8, offloads: u8, ops: &[Op]) -> Vec<u8> {
 
 impl Input<'_> {
     fn op(&mut self) -> Op {
-        match self.u8() % 8 {
+        match self.u8() % 9 {
             0 => Op::Seg {
                 flags: self.u8(),
                 seq: self.u16() as i16,
@@ -132,7 +140,8 @@ impl Input<'_> {
             4 => Op::ShutWr,
             5 => Op::Close,
             6 => Op::Opt(self.u8()),
-            _ => Op::Burst(self.u8() % 16),
+            7 => Op::Burst(self.u8() % 16),
+            _ => Op::RecvFlags(self.u16(), self.u8()),
         }
     }
 }
@@ -383,6 +392,28 @@ fn apply(t: &mut Trace<'_, '_>, r: &mut Run, op: Op) {
                     );
                 }
                 r.read_seq = Some(at.wrapping_add(m.len as u32));
+            }
+        }
+        Op::RecvFlags(n, f) if !r.closed => {
+            let flags = RecvFlags { peek: f & 1 != 0, trunc: f & 2 != 0 };
+            const UNTOUCHED: u8 = 0xa5;
+            let mut buf = vec![UNTOUCHED; usize::from(n).max(1)];
+            if let Ok(m) = t.w.recvmsg_flags(s, &mut buf, flags)
+                && m.len > 0
+            {
+                let at = r.read_seq.expect("data read before the connection was synchronized");
+                assert!(m.len <= buf.len(), "a stream never reports more than it was asked for");
+                if !flags.trunc {
+                    for (i, &b) in buf[..m.len].iter().enumerate() {
+                        let k = at.wrapping_add(i as u32);
+                        assert_eq!(b, peer_byte(k), "the peer's stream at {k} ({flags:?})");
+                    }
+                } else {
+                    assert!(buf.iter().all(|&b| b == UNTOUCHED), "MSG_TRUNC on a stream copies nothing");
+                }
+                if !flags.peek {
+                    r.read_seq = Some(at.wrapping_add(m.len as u32));
+                }
             }
         }
         Op::Wait(ms) => t.advance(Duration::from_millis(u64::from(ms) * u64::from(ms))),

@@ -9,7 +9,7 @@ mod nf_common;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use nf_common::*;
-use skbnet::socket::{Errno, Shutdown, SockOpt, SockType};
+use skbnet::socket::{Errno, RecvFlags, Shutdown, SockOpt, SockType};
 
 #[test]
 fn a_connected_udp_socket_learns_its_own_address() {
@@ -178,6 +178,76 @@ fn a_retry_after_a_failed_connect_picks_its_source_again() {
         assert_eq!(*w.local_addr(c).unwrap().ip(), renumbered);
         assert_eq!(*w.peer_addr(srv.unwrap()).unwrap().ip(), renumbered);
         for id in [c, srv.unwrap(), l] {
+            w.close(id).unwrap();
+        }
+    });
+}
+
+/// `MSG_PEEK` leaves a datagram queued, `MSG_PEEK | MSG_TRUNC` with no
+/// buffer sizes the next one, and `MSG_TRUNC` reports a datagram's whole
+/// length when the buffer held less (udp_recvmsg).
+#[test]
+fn a_datagram_can_be_peeked_at_and_sized() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let server = udp_bound(w, t.s, 53);
+        let u = w.socket(t.c1, SockType::Udp).unwrap();
+        w.connect(u, sa(S, 53)).unwrap();
+        let from = w.local_addr(u).unwrap();
+        w.sendmsg(u, b"first datagram", None).unwrap();
+        w.sendmsg(u, b"second", None).unwrap();
+        let sns = t.s;
+        assert!(run(w, t, 500, |w| w.stats(sns).is_some_and(|s| s.udp.InDatagrams == 2)));
+        let mut buf = [0u8; 64];
+        let sized = w.recvmsg_flags(server, &mut [], RecvFlags { peek: true, trunc: true }).unwrap();
+        assert_eq!((sized.len, sized.truncated, sized.from), (14, true, from), "the size of the next one");
+        for _ in 0..2 {
+            let m = w.recvmsg_flags(server, &mut buf, RecvFlags::PEEK).unwrap();
+            assert_eq!((&buf[..m.len], m.from, m.truncated), (&b"first datagram"[..], from, false));
+        }
+        let mut short = [0u8; 5];
+        let m = w.recvmsg_flags(server, &mut short, RecvFlags::TRUNC).unwrap();
+        assert_eq!((m.len, m.truncated, &short), (14, true, b"first"), "whole length, 5 bytes copied");
+        let m = w.recvmsg(server, &mut buf).unwrap();
+        assert_eq!(&buf[..m.len], b"second", "the first was consumed by the MSG_TRUNC read");
+        assert_eq!(w.recvmsg_flags(server, &mut buf, RecvFlags::PEEK), Err(Errno::WouldBlock));
+        // A pending error is reported by a peek too, once.
+        w.close(server).unwrap();
+        w.sendmsg(u, b"anyone?", None).unwrap();
+        assert!(run(w, t, 500, |w| w.events(u).is_ok_and(|e| e.error)));
+        assert_eq!(w.recvmsg_flags(u, &mut buf, RecvFlags::PEEK), Err(Errno::ConnRefused));
+        assert_eq!(w.recvmsg_flags(u, &mut buf, RecvFlags::PEEK), Err(Errno::WouldBlock));
+        w.close(u).unwrap();
+    });
+}
+
+/// On a stream, `MSG_PEEK` copies across segment boundaries without
+/// consuming, and `MSG_TRUNC` consumes without copying (tcp_recvmsg).
+#[test]
+fn a_stream_can_be_peeked_at_and_skipped() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let l = listener(w, t.s, 80);
+        let (c, srv) = connect(w, t, t.c1, sa(S, 80), l, 1_000).unwrap();
+        w.set_tcp_option(c, skbnet::tcp::TcpOpt::NoDelay(true)).unwrap();
+        for part in [&b"GET /"[..], b"index", b".html"] {
+            assert_eq!(w.sendmsg(c, part, None), Ok(part.len()));
+            let sns = t.s;
+            let before = w.stats(sns).unwrap().tcp.InSegs;
+            assert!(run(w, t, 500, |w| w.stats(sns).is_some_and(|s| s.tcp.InSegs > before)));
+        }
+        let mut buf = [0u8; 64];
+        assert!(run(w, t, 500, |w| w.recvmsg_flags(srv, &mut buf, RecvFlags::PEEK).is_ok_and(|m| m.len == 15)));
+        assert_eq!(&buf[..15], b"GET /index.html", "three segments in one peek");
+        let mut head = [0u8; 4];
+        assert_eq!(w.recvmsg_flags(srv, &mut head, RecvFlags::PEEK).unwrap().len, 4);
+        assert_eq!(&head, b"GET ");
+        assert_eq!(w.recvmsg_flags(srv, &mut head, RecvFlags::TRUNC).unwrap().len, 4, "skipped");
+        let mut counted = [0xAAu8; 3];
+        assert_eq!(w.recvmsg_flags(srv, &mut counted, RecvFlags { peek: true, trunc: true }).unwrap().len, 3);
+        assert_eq!(counted, [0xAA; 3], "counted, not copied");
+        let m = w.recvmsg(srv, &mut buf).unwrap();
+        assert_eq!(&buf[..m.len], b"/index.html", "what the skip left");
+        assert_eq!(w.recvmsg_flags(srv, &mut buf, RecvFlags::PEEK), Err(Errno::WouldBlock));
+        for id in [c, srv, l] {
             w.close(id).unwrap();
         }
     });

@@ -75,6 +75,30 @@ pub struct RecvMsg {
     pub from: SocketAddrV4,
 }
 
+/// Flags of a receive (`recvmsg`'s `MSG_*`), for [`World::recvmsg_flags`].
+/// Every receive is non-blocking, so `MSG_DONTWAIT` is always in effect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RecvFlags {
+    /// Leave what is read queued, so the next receive returns it again
+    /// (`MSG_PEEK`). A pending error is still reported, and cleared, as
+    /// Linux's `sock_error` does.
+    pub peek: bool,
+    /// `MSG_TRUNC`. On a datagram socket, `len` is the datagram's whole
+    /// length even when the buffer held less (with `peek` and an empty
+    /// buffer: the size of the next datagram). On a TCP socket, up to
+    /// `buf.len()` bytes of the stream are consumed without being copied,
+    /// and `buf` is not written (Linux's `tcp_recvmsg`).
+    pub trunc: bool,
+}
+
+impl RecvFlags {
+    /// `MSG_PEEK`.
+    pub const PEEK: RecvFlags = RecvFlags { peek: true, trunc: false };
+    /// `MSG_TRUNC`.
+    pub const TRUNC: RecvFlags = RecvFlags { peek: false, trunc: true };
+}
+
 /// Default `SO_RCVBUF` and `SO_SNDBUF` (Linux's `rmem_default`/`wmem_default`).
 pub const DEFAULT_BUF: u32 = 212_992;
 
@@ -291,8 +315,17 @@ impl<H: NfHooks> World<'_, H> {
     /// TCP socket, bytes of the stream: as many as are waiting and fit,
     /// and `len` zero at the end of the stream.
     pub fn recvmsg(&mut self, id: SockId, buf: &mut [u8]) -> Result<RecvMsg, Errno> {
+        self.recvmsg_flags(id, buf, RecvFlags::default())
+    }
+
+    /// [`World::recvmsg`] with `MSG_*` flags: peek without consuming, or
+    /// learn a datagram's length, or discard stream bytes (see [`RecvFlags`]).
+    pub fn recvmsg_flags(&mut self, id: SockId, buf: &mut [u8], flags: RecvFlags) -> Result<RecvMsg, Errno> {
         if self.socks.get(id).is_some_and(|s| s.proto == Proto::Tcp) {
-            return self.tcp_recvmsg(id, buf);
+            return self.tcp_recvmsg(id, buf, flags);
+        }
+        if flags.peek {
+            return self.dgram_peek(id, buf, flags.trunc);
         }
         let (skb, from) = match self.recv_skb(id) {
             Ok(got) => got,
@@ -306,7 +339,26 @@ impl<H: NfHooks> World<'_, H> {
         let copied = self.pool.copy_to_slice(&skb, 0, &mut buf[..n]);
         self.pool.free(skb);
         copied.map_err(|_| Errno::NoBufs)?;
-        Ok(RecvMsg { len: n, truncated: n < len, from })
+        Ok(RecvMsg { len: if flags.trunc { len } else { n }, truncated: n < len, from })
+    }
+
+    /// `MSG_PEEK` on a datagram socket: the first queued datagram, copied
+    /// and left at the head of the queue (Linux's `__skb_try_recv_datagram`
+    /// with `MSG_PEEK`).
+    fn dgram_peek(&mut self, id: SockId, buf: &mut [u8], trunc: bool) -> Result<RecvMsg, Errno> {
+        let s = self.socks.get_mut(id).ok_or(Errno::BadFd)?;
+        if let Some(e) = s.err.take() {
+            return Err(e);
+        }
+        let (proto, shut_rd) = (s.proto, s.shut_rd);
+        let Some(r) = s.rx.front(&self.pool) else {
+            return if shut_rd { Ok(RecvMsg { len: 0, truncated: false, from: UNBOUND }) } else { Err(Errno::WouldBlock) };
+        };
+        let len = self.pool.len(&r);
+        let n = len.min(buf.len());
+        self.pool.copy_to_slice(&r, 0, &mut buf[..n]).map_err(|_| Errno::NoBufs)?;
+        let from = self.source_of(&r, proto);
+        Ok(RecvMsg { len: if trunc { len } else { n }, truncated: n < len, from })
     }
 
     /// Receive a datagram without copying it: the sk_buff itself, data at

@@ -14,7 +14,7 @@ mod api;
 mod errno;
 
 pub use crate::tcp::{Shutdown, TcpOpt};
-pub use api::{Events, RecvMsg, SockOpt, SockType};
+pub use api::{Events, RecvFlags, RecvMsg, SockOpt, SockType};
 pub use errno::Errno;
 
 use core::net::{Ipv4Addr, SocketAddrV4};

@@ -16,7 +16,7 @@ use super::{GSO_MAX, HEADROOM, TcpState, WSCALE};
 use crate::netfilter::NfHooks;
 use crate::netns::{NsId, World};
 use crate::skb::{OwnerId, SkBuff};
-use crate::socket::{Errno, Events, Proto, RecvMsg, SockId, UNBOUND};
+use crate::socket::{Errno, Events, Proto, RecvFlags, RecvMsg, SockId, UNBOUND};
 use crate::time::Instant;
 
 /// A TCP option (`setsockopt` at `SOL_TCP`, and the socket-level options
@@ -378,7 +378,7 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Copy received bytes into `buf` (`tcp_recvmsg`). `len` zero with
     /// data requested means the peer closed: end of stream.
-    pub(crate) fn tcp_recvmsg(&mut self, id: SockId, buf: &mut [u8]) -> Result<RecvMsg, Errno> {
+    pub(crate) fn tcp_recvmsg(&mut self, id: SockId, buf: &mut [u8], flags: RecvFlags) -> Result<RecvMsg, Errno> {
         let s = self.socks.get(id).ok_or(Errno::BadFd)?;
         // Nothing to read and nothing to report: a non-blocking reader asks
         // often, so answer without moving the control block out of the
@@ -389,7 +389,7 @@ impl<H: NfHooks> World<'_, H> {
         let from = s.remote.unwrap_or(UNBOUND);
         let len = self.with_tcp(id, |w, c, t, now| {
             w.tcp_recv_ready(t)?;
-            Ok(w.tcp_read(c, t, buf, now))
+            Ok(if flags.peek { w.tcp_peek(t, buf, flags.trunc) } else { w.tcp_read(c, t, buf, flags.trunc, now) })
         })??;
         Ok(RecvMsg { len, truncated: false, from })
     }

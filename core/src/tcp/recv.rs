@@ -314,14 +314,15 @@ impl<H: NfHooks> World<'_, H> {
     }
 
     /// Copy up to `buf.len()` received bytes out (`tcp_recvmsg`), freeing
-    /// what was consumed, and open the window if it grew enough.
-    pub(crate) fn tcp_read(&mut self, c: &Conn, t: &mut Tcb, buf: &mut [u8], now: Instant) -> usize {
+    /// what was consumed, and open the window if it grew enough. With
+    /// `discard` (`MSG_TRUNC`), the bytes are consumed without being copied.
+    pub(crate) fn tcp_read(&mut self, c: &Conn, t: &mut Tcb, buf: &mut [u8], discard: bool, now: Instant) -> usize {
         let mut done = 0;
         while done < buf.len() {
             let Some(r) = t.rcvq.front(&self.pool) else { break };
             let avail = self.pool.len(&r);
             let n = avail.min(buf.len() - done);
-            if self.pool.copy_to_slice(&r, 0, &mut buf[done..done + n]).is_err() {
+            if !discard && self.pool.copy_to_slice(&r, 0, &mut buf[done..done + n]).is_err() {
                 break;
             }
             done += n;
@@ -335,6 +336,26 @@ impl<H: NfHooks> World<'_, H> {
         }
         if done > 0 {
             self.tcp_cleanup_rbuf(c, t, now);
+        }
+        done
+    }
+
+    /// `MSG_PEEK`: copy what [`Self::tcp_read`] would, consuming nothing
+    /// (with `count_only`, `MSG_TRUNC` as well: count it, copy nothing). The
+    /// window is unchanged, so no update is sent.
+    pub(crate) fn tcp_peek(&self, t: &Tcb, buf: &mut [u8], count_only: bool) -> usize {
+        let mut done = 0;
+        let mut next = t.rcvq.front(&self.pool);
+        while let Some(r) = next {
+            if done == buf.len() {
+                break;
+            }
+            let n = self.pool.len(&r).min(buf.len() - done);
+            if !count_only && self.pool.copy_to_slice(&r, 0, &mut buf[done..done + n]).is_err() {
+                break;
+            }
+            done += n;
+            next = t.rcvq.next(&self.pool, r);
         }
         done
     }
