@@ -251,11 +251,15 @@ pub enum DropReason {
     MartianBroadcast,
     /// Source is a multicast address.
     MartianMulticast,
-    /// Source 0.0.0.0 on a packet that is not a DHCP-style broadcast.
+    /// Source in 0.0.0.0/8 on a packet that is not to the limited
+    /// broadcast address (as a DHCP discover is).
     MartianZero,
     /// Source is one of the namespace's own addresses, received from a
     /// device other than loopback (Linux's `fib_validate_source`).
     MartianLocal,
+    /// Destination in 127.0.0.0/8 or 0.0.0.0/8, received from a device other
+    /// than loopback (RFC 1122 §3.2.1.3).
+    MartianDestination,
     /// Destination is ours neither by address nor by route, and we do not forward.
     NotForUs,
     /// No route to the destination.
@@ -373,6 +377,7 @@ impl DropReason {
         DropReason::MartianMulticast,
         DropReason::MartianZero,
         DropReason::MartianLocal,
+        DropReason::MartianDestination,
         DropReason::NotForUs,
         DropReason::NoRoute,
         DropReason::TtlExpired,

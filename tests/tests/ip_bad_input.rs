@@ -282,6 +282,9 @@ fn case(name: &'static str, frames: Vec<Vec<u8>>, counts: fn(&mut NetStats, &[Ve
 fn table() -> Vec<Case> {
     let ok = || udp_to_us(b"payload!");
     let from = |src: [u8; 4]| to_us(&udp(src, US, ECHO_PORT, b"martian"));
+    // To the port a socket listens on at every address: without the check,
+    // 127.0.0.1 from the wire would reach it (the route to it is local).
+    let to = |dst: [u8; 4]| to_us(&udp(PEER, dst, ECHO_PORT, b"martian"));
     let mut ip_short = to_us(&ok());
     ip_short.truncate(14 + 12);
     let mut runt = to_us(&ok());
@@ -356,6 +359,19 @@ fn table() -> Vec<Case> {
         }),
         case("martian source: our own address, from the wire", vec![from(US)], |s, f| {
             header_error(s, f, DropReason::MartianLocal)
+        }),
+        case("martian source: 0.1.2.3, on \"this network\"", vec![from([0, 1, 2, 3])], |s, f| {
+            header_error(s, f, DropReason::MartianZero)
+        }),
+        case("martian destination: loopback, from the wire", vec![to(Ipv4Addr::LOCALHOST.octets())], |s, f| {
+            ip_in(s, f);
+            s.ip.InAddrErrors += 1;
+            s.drops.count(DropReason::MartianDestination);
+        }),
+        case("martian destination: 0.0.0.5", vec![to([0, 0, 0, 5])], |s, f| {
+            ip_in(s, f);
+            s.ip.InAddrErrors += 1;
+            s.drops.count(DropReason::MartianDestination);
         }),
         case(
             "destination on our subnet but not ours, forwarding off",
@@ -745,5 +761,30 @@ fn a_duplicate_fragment_is_dropped_without_failing_its_datagram() {
         assert_eq!(after.ip.ReasmFails, before.ip.ReasmFails);
         let dups = |s: &NetStats| s.drops.get(DropReason::ReasmDuplicate);
         assert_eq!(dups(&after) - dups(&before), 1);
+    });
+}
+
+/// RFC 1122 §3.2.1.3(g): a loopback source never goes out on the wire. A
+/// socket bound to 127.0.0.1 cannot send to, or connect to, another host
+/// (Linux refuses the route with EINVAL); loopback itself still works.
+#[test]
+fn a_loopback_source_never_leaves_the_host() {
+    with_host(Features::ALL, |w, h| {
+        let lo = sa(Ipv4Addr::LOCALHOST, 5000);
+        let u = w.socket(h.ns, SockType::Udp).unwrap();
+        w.bind(u, lo).unwrap();
+        assert_eq!(w.sendmsg(u, b"out", Some(sa(PEER.into(), 9))), Err(Errno::InvalidArgument));
+        let t = w.socket(h.ns, SockType::Tcp).unwrap();
+        w.bind(t, sa(Ipv4Addr::LOCALHOST, 5001)).unwrap();
+        assert_eq!(w.connect(t, sa(PEER.into(), 80)), Err(Errno::InvalidArgument));
+        assert_eq!(inject(w, h, &[]), Vec::<Vec<u8>>::new(), "nothing reached the wire");
+        // The same socket still reaches the host's own addresses.
+        w.sendmsg(u, b"in", Some(sa(Ipv4Addr::LOCALHOST, ECHO_PORT))).unwrap();
+        inject(w, h, &[]);
+        let mut buf = [0u8; 8];
+        let m = w.recvmsg(h.udp, &mut buf).unwrap();
+        assert_eq!((&buf[..m.len], m.from), (&b"in"[..], SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5000)));
+        w.close(u).unwrap();
+        w.close(t).unwrap();
     });
 }

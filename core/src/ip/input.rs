@@ -113,8 +113,7 @@ impl<H: NfHooks> World<'_, H> {
 
     /// Sources no host may use on the wire (RFC 1812 §5.3.7).
     fn martian_source(&self, iif: IfIndex, src: Ipv4Addr, dst: Ipv4Addr) -> Option<DropReason> {
-        let from_lo = self.iface(iif).is_some_and(|i| matches!(i.dev, crate::netns::Device::Loopback(_)));
-        if from_lo {
+        if self.is_loopback_dev(iif) {
             return None;
         }
         //= https://www.rfc-editor.org/rfc/rfc1812#section-5.3.7
@@ -133,8 +132,10 @@ impl<H: NfHooks> World<'_, H> {
         if u32::from(src) >> 28 == 0xf {
             return Some(DropReason::MartianClassE);
         }
-        // 0.0.0.0 may only ask (DHCP discovers go to the broadcast address).
-        if src.is_unspecified() && !dst.is_broadcast() {
+        // 0.0.0.0/8 ("this network") may only ask: DHCP discovers go to the
+        // limited broadcast address (RFC 1122 §3.2.1.3(a)-(b): these forms
+        // are only ever sources while a host learns its address).
+        if src.octets()[0] == 0 && !dst.is_broadcast() {
             return Some(DropReason::MartianZero);
         }
         // Our own address as the source, from outside: a spoof or a loop.
@@ -158,8 +159,18 @@ impl<H: NfHooks> World<'_, H> {
             }
             return self.ip_local_deliver(ns, iif, skb, hdr, true, now);
         }
-        if dst.is_multicast() || u32::from(dst) >> 28 == 0xf || dst.is_unspecified() {
+        if dst.is_multicast() || u32::from(dst) >> 28 == 0xf {
             return self.ip_drop(ns, skb, DropReason::NotForUs);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.1.3
+        //# (g)  { 127, <any> }
+        //# Internal host loopback address.  Addresses of this form
+        //# MUST NOT appear outside a host.
+        // Nor may 0.0.0.0/8 be a destination (§3.2.1.3(a)-(b)). Linux's
+        // `ip_route_input_slow` drops both as martian destinations before
+        // the route lookup, which would find 127/8 local.
+        if (dst.is_loopback() || dst.octets()[0] == 0) && !self.is_loopback_dev(iif) {
+            return self.ip_drop(ns, skb, DropReason::MartianDestination);
         }
         let ifaces = &*self.ifaces;
         let route = self.fib.route(ns, dst, |o| usable(ifaces, o));
@@ -266,6 +277,9 @@ impl<H: NfHooks> World<'_, H> {
                     n.stats.ip.InHdrErrors += 1;
                 }
                 DropReason::OtherHost | DropReason::NotForUs => {}
+                // RFC 4293 `ipSystemStatsInAddrErrors`: a destination that is
+                // not a valid address to be received at this entity.
+                DropReason::MartianDestination => n.stats.ip.InAddrErrors += 1,
                 DropReason::NoMemory => n.stats.ip.InDiscards += 1,
                 _ => n.stats.ip.InHdrErrors += 1,
             }

@@ -105,6 +105,12 @@ impl<H: NfHooks> World<'_, H> {
             None if local => dst,
             None => r.route.prefsrc.or_else(|| self.select_src(oif, r.next_hop)).ok_or(Errno::AddrNotAvail)?,
         };
+        // RFC 1122 §3.2.1.3(g): 127/8 never leaves the host. A socket bound
+        // to 127.0.0.1 cannot reach another host, nor can a reply to a
+        // packet that claimed such an address (Linux's `__mkroute_output`).
+        if src.is_loopback() && !self.is_loopback_dev(oif) {
+            return Err(Errno::InvalidArgument);
+        }
         let iface_mtu = self.iface(oif).map_or(0, |i| i.mtu);
         let mut mtu = if r.route.mtu != 0 { r.route.mtu.min(iface_mtu) } else { iface_mtu };
         if let Some(p) = self.pmtu.get(ns, dst, now) {

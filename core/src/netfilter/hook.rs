@@ -28,7 +28,7 @@ use super::expr::{ChainType, NatKind, RejectWith, ct_state, prio};
 use super::nat::{self, L4Csum, Manip};
 use super::{NfHook, NfHooks, NfState, NfVerdict};
 use crate::ip::output::IpParams;
-use crate::netns::{Device, NsId, World};
+use crate::netns::{NsId, World};
 use crate::skb::{Checksum, IfIndex, OwnerId, SkBuff};
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -242,7 +242,7 @@ impl<H: NfHooks> World<'_, H> {
         if state.hook == NfHook::PreRouting {
             // Looped back: tracked already on the way out.
             let iif = state.iif.unwrap_or(0);
-            let lo = self.iface(iif).is_some_and(|i| matches!(i.dev, Device::Loopback(_)));
+            let lo = self.is_loopback_dev(iif);
             if lo && self.ct_ref(skb).is_some() {
                 return StepOut::Continue;
             }

@@ -209,6 +209,11 @@ impl<'a, H: NfHooks> World<'a, H> {
         self.netns(ns).map(|n| n.lo)
     }
 
+    /// True when `ifindex` is a loopback interface (`IFF_LOOPBACK`).
+    pub(crate) fn is_loopback_dev(&self, ifindex: IfIndex) -> bool {
+        self.iface(ifindex).is_some_and(|i| matches!(i.dev, Device::Loopback(_)))
+    }
+
     /// Attach a driver as a new interface `if_name` of `ns` (down, no address).
     /// Its index is new: one a deleted interface held is not handed out
     /// again until the 16-bit counter wraps, and never while in use.
