@@ -131,6 +131,9 @@ mib!(
         SndbufErrors = "SndbufErrors",
         /// Datagrams with a bad checksum.
         InCsumErrors = "InCsumErrors",
+        /// Broadcast datagrams for a port no socket is bound to (not
+        /// counted as `NoPorts`: nobody is owed an answer).
+        IgnoredMulti = "IgnoredMulti",
     }
 );
 

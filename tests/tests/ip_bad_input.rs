@@ -500,6 +500,39 @@ fn table() -> Vec<Case> {
             })
         },
         case(
+            "UDP to a closed port, our address in a link-layer broadcast frame",
+            vec![eth([0xff; 6], ETH_IPV4, &udp(PEER, US, 9, b"who is there?"))],
+            |s, f| {
+                // Delivered as unicast (one socket's, so NoPorts), but no
+                // error answers a link-layer broadcast (RFC 1122 §3.2.2).
+                ip_in(s, f);
+                s.ip.InDelivers += 1;
+                s.udp.NoPorts += 1;
+                s.drops.count(DropReason::NoSocket);
+            },
+        ),
+        case(
+            "UDP to a closed port at the subnet's broadcast, in a unicast frame",
+            vec![to_us(&udp(PEER, [10, 0, 0, 255], 9, b"anyone?"))],
+            |s, f| {
+                ip_in(s, f);
+                s.ip.InBcastPkts += 1;
+                s.ip.InDelivers += 1;
+                s.udp.IgnoredMulti += 1;
+                s.drops.count(DropReason::NoSocket);
+            },
+        ),
+        case(
+            "unknown IP protocol at the subnet's broadcast, in a unicast frame",
+            vec![to_us(&edited(ip_proto(253, b"experimental"), |p| p[16..20].copy_from_slice(&[10, 0, 0, 255])))],
+            |s, f| {
+                ip_in(s, f);
+                s.ip.InBcastPkts += 1;
+                s.ip.InUnknownProtos += 1;
+                s.drops.count(DropReason::UnknownProtocol);
+            },
+        ),
+        case(
             "ARP for a hardware type other than Ethernet",
             vec![eth(MAC_US, ETH_ARP, &{
                 let mut a = arp(1, MAC_PEER, PEER, [0; 6], US);
@@ -786,5 +819,29 @@ fn a_loopback_source_never_leaves_the_host() {
         assert_eq!((&buf[..m.len], m.from), (&b"in"[..], SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5000)));
         w.close(u).unwrap();
         w.close(t).unwrap();
+    });
+}
+
+/// The ICMP error bucket (`icmp_msgs_per_sec`, `icmp_msgs_burst`) keeps the
+/// part of a token already earned: errors asked for faster than one token
+/// each still go out at the set rate, not at a rate cut by the rounding.
+#[test]
+fn the_icmp_rate_limit_keeps_the_fraction_of_a_token() {
+    with_host(Features::ALL, |w, h| {
+        let mut sc = w.sysctl(h.ns).unwrap();
+        (sc.icmp_msgs_per_sec, sc.icmp_msgs_burst) = (1000, 2);
+        w.set_sysctl(h.ns, sc).unwrap();
+        let closed = to_us(&udp(PEER, US, 9, b"x"));
+        let t0 = h.now + core::time::Duration::from_millis(50);
+        // (time after t0 in microseconds, errors asked for, errors sent)
+        let steps = [(0, 3, 2), (1_500, 1, 1), (2_200, 1, 1), (2_400, 1, 0), (3_300, 1, 1)];
+        for (at, asked, sent) in steps {
+            h.now = t0 + core::time::Duration::from_micros(at);
+            let before = *w.stats(h.ns).unwrap();
+            let out = inject(w, h, &vec![closed.clone(); asked]);
+            let after = *w.stats(h.ns).unwrap();
+            assert_eq!(out.len(), sent, "at t0 + {at} us");
+            assert_eq!(after.icmp.OutRateLimitGlobal - before.icmp.OutRateLimitGlobal, (asked - sent) as u64);
+        }
     });
 }

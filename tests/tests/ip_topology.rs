@@ -320,6 +320,53 @@ fn loopback_and_local_addresses_deliver_through_lo() {
     });
 }
 
+/// Regression: the ICMP error path refused every loopback source, so a UDP
+/// socket connected to a closed port on 127.0.0.1 never heard ECONNREFUSED
+/// (Linux reports it at once).
+#[test]
+fn a_closed_loopback_port_refuses_a_connected_socket() {
+    with_topo(Features::ALL, |w, t| {
+        let client = w.socket(t.h1, SockType::Udp).unwrap();
+        w.connect(client, sa(Ipv4Addr::LOCALHOST, 9999)).unwrap();
+        w.sendmsg(client, b"anyone?", None).unwrap();
+        assert_eq!(recv(w, t, client), Err(Errno::ConnRefused));
+        let h1 = w.stats(t.h1).unwrap();
+        assert_eq!((h1.udp.NoPorts, h1.icmp.OutDestUnreachs, h1.icmp.InDestUnreachs), (1, 1, 1));
+        w.close(client).unwrap();
+    });
+}
+
+/// Fragmentation needed is exempt from the ICMP rate limit (Linux's
+/// `icmpv4_mask_allow`): path-MTU discovery must not black-hole a path
+/// because the router has spent its tokens on other errors.
+#[test]
+fn fragmentation_needed_is_sent_when_the_icmp_bucket_is_empty() {
+    with_topo(Features::ALL, |w, t| {
+        let mut sc = w.sysctl(t.r).unwrap();
+        (sc.icmp_msgs_per_sec, sc.icmp_msgs_burst) = (1, 2);
+        w.set_sysctl(t.r, sc).unwrap();
+        let _server = udp(w, t.h2, 7);
+        let short = w.socket(t.h1, SockType::Udp).unwrap();
+        w.setsockopt(short, SockOpt::Ttl(1)).unwrap();
+        w.connect(short, sa(H2, 7)).unwrap();
+        for _ in 0..4 {
+            w.sendmsg(short, b"expires", None).unwrap();
+        }
+        run(w, t, 50, |_| false);
+        let r = w.stats(t.r).unwrap();
+        assert_eq!((r.icmp.OutTimeExcds, r.icmp.OutRateLimitGlobal), (2, 2), "the bucket is empty");
+        let big = w.socket(t.h1, SockType::Udp).unwrap();
+        w.setsockopt(big, SockOpt::MtuDiscover(true)).unwrap();
+        w.connect(big, sa(H2, 7)).unwrap();
+        assert_eq!(w.sendmsg(big, &payload_of(1400, 3), None), Ok(1400));
+        assert_eq!(recv(w, t, big), Err(Errno::MsgSize), "the router still said: next hop MTU 1000");
+        let r = w.stats(t.r).unwrap();
+        assert_eq!((r.icmp.OutDestUnreachs, r.icmp.OutRateLimitGlobal), (1, 2));
+        w.close(short).unwrap();
+        w.close(big).unwrap();
+    });
+}
+
 /// Regression: the router's NIC merges (LRO) full-size TCP segments of
 /// 948 bytes, whose 1000-byte packets fit the MTU-1000 link exactly.
 /// Forwarding judged a merged packet by `gso_size` plus 60 bytes of

@@ -212,10 +212,21 @@ impl<H: NfHooks> World<'_, H> {
     fn icmp_send(&mut self, ns: NsId, skb: SkBuff, ty: u8, code: u8, mtu: u16, now: Instant) {
         let mut quote = [0u8; Icmpv4Repr::QUOTE_MAX];
         let q = self.error_quote(&skb, &mut quote);
-        let pkt_type = self.pool.meta(&skb).pkt_type;
+        let m = self.pool.meta(&skb);
+        // A datagram to a subnet's broadcast address arrives in a unicast
+        // frame; the route took it in as a broadcast (RFC 1122 §3.2.2,
+        // quoted in `error_quote`; Linux checks `RTCF_BROADCAST`).
+        let to_broadcast = m.pkt_type != PacketType::Host || m.rt_broadcast;
         self.pool.free(skb);
         let Some((qlen, src, dst)) = q else { return };
-        if pkt_type != PacketType::Host || !self.icmp_rate_ok(ns, now) {
+        if to_broadcast {
+            return;
+        }
+        // Fragmentation needed is what path-MTU discovery runs on (RFC 1191
+        // §3): limiting it would black-hole the path, so Linux exempts it
+        // from the ICMP rate limit (`icmpv4_mask_allow`).
+        let frag_needed = ty == 3 && code == DstUnreachable::FragNeeded.code();
+        if !frag_needed && !self.icmp_rate_ok(ns, now) {
             return;
         }
         let quote = &quote[..qlen];
@@ -265,15 +276,20 @@ impl<H: NfHooks> World<'_, H> {
         //# broadcast or IP multicast address, or a link-layer broadcast, or
         //# a non-initial fragment, or a datagram whose source address does
         //# not define a single host
-        let bad_src = src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback();
+        // A loopback source only ever arrives through loopback (input drops
+        // it from anywhere else as a martian), and the error goes back the
+        // same way: a UDP socket on 127.0.0.1 hears ECONNREFUSED.
+        let bad_src = src.is_unspecified() || src.is_broadcast() || src.is_multicast();
         let bad_dst = dst.is_broadcast() || dst.is_multicast();
         if bad_src || bad_dst || ip.frag_offset() != 0 || u32::from(src) >> 28 == 0xf {
             return None;
         }
         let ihl = ip.header_len();
         if ip.protocol() == IpProtocol::ICMP {
+            // A type we do not know may be an error too: send nothing about
+            // it, as Linux's `icmp_send` refuses types above NR_ICMP_TYPES.
             let inner_type = Icmpv4Type(bytes.get(ihl).copied().unwrap_or(0));
-            if inner_type.is_error() || bytes.len() <= ihl {
+            if inner_type.is_error() || inner_type.0 > Icmpv4Type::MAX_KNOWN || bytes.len() <= ihl {
                 return None;
             }
         }
@@ -289,9 +305,23 @@ impl<H: NfHooks> World<'_, H> {
         let per_sec = u64::from(n.sysctl.icmp_msgs_per_sec);
         let elapsed = now.saturating_duration_since(n.icmp_refill).as_micros() as u64;
         let new_tokens = elapsed.saturating_mul(per_sec) / 1_000_000;
+        let burst = u64::from(n.sysctl.icmp_msgs_burst);
+        // A burst lowered by sysctl holds at once, not after a refill.
+        n.icmp_tokens = n.icmp_tokens.min(n.sysctl.icmp_msgs_burst);
         if new_tokens > 0 {
-            n.icmp_tokens = (u64::from(n.icmp_tokens) + new_tokens).min(u64::from(n.sysctl.icmp_msgs_burst)) as u32;
-            n.icmp_refill = now;
+            let tokens = u64::from(n.icmp_tokens) + new_tokens;
+            if tokens >= burst {
+                // Full: time beyond this point earns nothing.
+                n.icmp_tokens = burst as u32;
+                n.icmp_refill = now;
+            } else {
+                // Keep the part of a token already earned: the clock moves
+                // on by exactly what the whole tokens cost, so errors that
+                // come faster than one token each still get the set rate.
+                n.icmp_tokens = tokens as u32;
+                let cost = new_tokens * 1_000_000 / per_sec;
+                n.icmp_refill = Instant::from_micros(n.icmp_refill.micros().saturating_add(cost)).min(now);
+            }
         }
         if n.icmp_tokens == 0 {
             n.stats.icmp.OutRateLimitGlobal += 1;

@@ -13,7 +13,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use crate::ip::output::IpParams;
 use crate::netfilter::NfHooks;
 use crate::netns::{NsId, World};
-use crate::skb::{Checksum, PacketType, SkBuff};
+use crate::skb::{Checksum, SkBuff};
 use crate::socket::{Errno, Proto, SockId};
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -64,8 +64,11 @@ impl<H: NfHooks> World<'_, H> {
         if self.pool.pull(&skb, 8).is_err() {
             return self.udp_drop(ns, skb, DropReason::Truncated);
         }
-        let m = self.pool.meta(&skb);
-        let broadcast = m.pkt_type != PacketType::Host || m.rt_broadcast;
+        // The route decides, not the frame: a unicast address in a
+        // link-layer broadcast frame is one socket's datagram (Linux's
+        // `__udp4_lib_rcv` tests `RTCF_BROADCAST`); `icmp_send` still
+        // refuses to answer such a frame with an error.
+        let broadcast = self.pool.meta(&skb).rt_broadcast;
         let (to, from) = (SocketAddrV4::new(dst, dport), SocketAddrV4::new(src, sport));
         if broadcast {
             return self.udp_broadcast(ns, to, from, skb);
@@ -120,6 +123,7 @@ impl<H: NfHooks> World<'_, H> {
         if let Some(n) = self.netns_mut(ns) {
             n.stats.udp.InDatagrams += delivered;
             if matched == 0 {
+                n.stats.udp.IgnoredMulti += 1;
                 n.stats.drops.count(DropReason::NoSocket);
             }
             for _ in 0..no_memory {

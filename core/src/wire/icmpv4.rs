@@ -56,6 +56,9 @@ impl Icmpv4Type {
     pub const TIMESTAMP: Icmpv4Type = Icmpv4Type(13);
     /// Timestamp reply.
     pub const TIMESTAMP_REPLY: Icmpv4Type = Icmpv4Type(14);
+    /// The highest type RFC 792 and its updates assigned for IPv4 hosts
+    /// (address mask reply, RFC 950); Linux's `NR_ICMP_TYPES`.
+    pub const MAX_KNOWN: u8 = 18;
 
     /// True for the error messages, which quote an IPv4 header
     /// (`icmp_is_err`).
