@@ -298,8 +298,6 @@ pub enum DropReason {
     ReasmDuplicate,
     /// Malformed or unsupported ARP.
     BadArp,
-    /// ARP from outside our subnets.
-    ArpNotOurSubnet,
     /// The neighbour could not be resolved.
     NeighFailed,
     /// Too many packets waiting for a neighbour.
@@ -398,7 +396,6 @@ impl DropReason {
         DropReason::ReasmTooBig,
         DropReason::ReasmDuplicate,
         DropReason::BadArp,
-        DropReason::ArpNotOurSubnet,
         DropReason::NeighFailed,
         DropReason::NeighQueueFull,
         DropReason::NeighTableFull,

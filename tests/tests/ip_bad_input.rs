@@ -566,9 +566,19 @@ fn table() -> Vec<Case> {
             |s, _| s.drops.count(DropReason::BadArp),
         ),
         case(
-            "ARP from outside our subnet",
-            vec![eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, [192, 168, 7, 7], [0; 6], US))],
-            |s, _| s.drops.count(DropReason::ArpNotOurSubnet),
+            "ARP from a loopback sender",
+            vec![eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, [127, 0, 0, 1], [0; 6], US))],
+            |s, _| s.drops.count(DropReason::BadArp),
+        ),
+        case(
+            "ARP for a loopback target",
+            vec![eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, PEER, [0; 6], [127, 0, 0, 1]))],
+            |s, _| s.drops.count(DropReason::BadArp),
+        ),
+        case(
+            "unasked ARP reply from outside our subnet",
+            vec![eth(MAC_US, ETH_ARP, &arp(2, MAC_PEER, [192, 168, 7, 7], MAC_US, US))],
+            |_, _| {},
         ),
         case("IPv4 frame for another MAC", vec![eth(MAC_OTHER, ETH_IPV4, &ok())], |s, _| {
             s.drops.count(DropReason::OtherHost)
@@ -843,5 +853,33 @@ fn the_icmp_rate_limit_keeps_the_fraction_of_a_token() {
             assert_eq!(out.len(), sent, "at t0 + {at} us");
             assert_eq!(after.icmp.OutRateLimitGlobal - before.icmp.OutRateLimitGlobal, (asked - sent) as u64);
         }
+    });
+}
+
+/// A gateway outside every subnet of the interface, reached through an
+/// on-link route (`ip route add 192.168.7.1 dev eth0; ip route add default
+/// via 192.168.7.1`, as hosts with /32 addresses are set up): its ARP reply
+/// is learned and what waited for it goes out. Its requests are answered too.
+#[test]
+fn an_on_link_gateway_outside_our_subnet_is_resolved() {
+    use skbnet::ip::fib::Route;
+    const GW: [u8; 4] = [192, 168, 7, 1];
+    with_host(Features::ALL, |w, h| {
+        let eth0 = w.iface_by_name(h.ns, "eth0").unwrap();
+        w.add_route(h.ns, Route::unicast(GW.into(), 32, None, eth0)).unwrap();
+        w.add_route(h.ns, Route::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(GW.into()), eth0)).unwrap();
+        let s = w.socket(h.ns, SockType::Udp).unwrap();
+        w.sendmsg(s, b"far away", Some(sa([198, 51, 100, 1].into(), 9))).unwrap();
+        let asked = inject(w, h, &[]);
+        assert_eq!(asked, [eth_from_us([0xff; 6], ETH_ARP, &arp(1, MAC_US, US, [0; 6], GW))], "who has the gateway");
+        let sent = inject(w, h, &[eth(MAC_US, ETH_ARP, &arp(2, MAC_PEER, GW, MAC_US, US))]);
+        assert_eq!(sent.len(), 1, "the datagram that waited: {sent:02x?}");
+        let (e, rest) = Ethernet2Header::from_slice(&sent[0]).unwrap();
+        let (ip, _) = Ipv4Header::from_slice(rest).unwrap();
+        assert_eq!((e.destination, e.ether_type.0, ip.destination), (MAC_PEER, ETH_IPV4, [198, 51, 100, 1]));
+        // The gateway asks for us in turn, from outside our subnet: answered.
+        let answer = inject(w, h, &[eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, GW, [0; 6], US))]);
+        assert_eq!(answer, [eth_from_us(MAC_PEER, ETH_ARP, &arp(2, MAC_US, US, MAC_PEER, GW))]);
+        w.close(s).unwrap();
     });
 }

@@ -2,11 +2,14 @@
 //! addresses, learning neighbours from what we hear, and asking for the
 //! ones we need (Linux's `net/ipv4/arp.c`).
 //!
-//! ARP is confined to our own subnets: a request is answered only for an
-//! address of the interface it arrived on, and a sender outside every subnet
-//! of that interface is neither learned nor answered. Gratuitous ARP
-//! (sender address = target address) refreshes an existing entry but never
-//! creates one, as Linux does with `arp_accept` off.
+//! A request is answered only for an address of the interface it arrived on
+//! (Linux's `arp_ignore=1`). The sender need not be on one of our subnets: a
+//! gateway reached through an on-link route (`ip route add 192.168.7.1 dev
+//! eth0`, as hosts with /32 addresses are set up) lies outside all of them,
+//! and Linux resolves it like any neighbour. What keeps strangers out of the
+//! table is that only a request to us creates an entry; a reply or
+//! gratuitous ARP (sender address = target address) refreshes one we already
+//! have, as Linux does with `arp_accept` off.
 
 use core::net::Ipv4Addr;
 
@@ -32,20 +35,21 @@ impl<H: NfHooks> World<'_, H> {
         // sender of any opcode into the table, but Linux's arp_process drops
         // other opcodes first, so that they cannot rewrite an entry.
         let known_op = matches!(arp.op, ArpOp::Request | ArpOp::Reply);
-        if !known_op || !arp.sender_hw.is_unicast() || sip.is_broadcast() || sip.is_multicast() {
+        // Addresses no host may claim on a link: Linux's `arp_process`
+        // drops these targets, and the route check it makes on the sender
+        // refuses martian sources (RFC 1122 §3.2.1.3).
+        let martian_sip = sip.is_broadcast() || sip.is_multicast() || sip.is_loopback() || sip.octets()[0] == 0;
+        let martian_tip = arp.target_ip.is_multicast() || arp.target_ip.is_loopback();
+        let bad_sip = martian_sip && !sip.is_unspecified();
+        if !known_op || !arp.sender_hw.is_unicast() || bad_sip || martian_tip {
             self.drop_count(ns, DropReason::BadArp);
             return;
         }
         let Some(iface) = self.iface(ifindex) else { return };
-        let on_subnet = iface.addrs.iter().any(|a| a.contains(sip));
         let for_us = iface.addrs.iter().any(|a| a.addr == arp.target_ip);
         if iface.addrs.iter().any(|a| a.addr == sip) {
             // Someone claims our address: not learned (Linux logs a conflict).
             self.drop_count(ns, DropReason::BadArp);
-            return;
-        }
-        if !on_subnet && !sip.is_unspecified() {
-            self.drop_count(ns, DropReason::ArpNotOurSubnet);
             return;
         }
         if arp.op == ArpOp::Request && for_us {
