@@ -249,11 +249,15 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
             {
                 meta.csum = Checksum::Partial { start, offset: first.csum_offset };
             }
-            if let Some(l4) = merged_l4 {
+            if let Some((l3, l4)) = merged_l4 {
                 // A merged packet carries GRO's form: TCP checksum seeded with
-                // the pseudo-header sum, ready to be segmented again.
+                // the pseudo-header sum, ready to be segmented again, and its
+                // headers marked, as a bridge forwarding it to a port without
+                // TSO segments it without `ip_rcv` having looked.
                 meta.gso = Gso { size: first.rsc_mss, segs: first.rsc_segs, kind: GsoType::TcpV4, ecn: false };
                 meta.csum = Checksum::Partial { start: data_off + l4, offset: 16 };
+                meta.network_header = data_off + l3;
+                meta.transport_header = data_off + l4;
             }
         }
         self.stats.rx_packets += 1;
@@ -261,16 +265,16 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
         Some(skb)
     }
 
-    /// Offset of the TCP header in a received merged packet, read from its
-    /// headers as a driver fixing up RSC packets does.
-    fn l4_offset(&self, pool: &SkbPool, skb: &SkBuff) -> Option<u16> {
+    /// Offsets of the IPv4 and TCP headers in a received merged packet,
+    /// read from its headers as a driver fixing up RSC packets does.
+    fn l4_offset(&self, pool: &SkbPool, skb: &SkBuff) -> Option<(u16, u16)> {
         let data = pool.data(skb);
         let l3 = match self.cfg.medium {
             Medium::Ip => 0,
             Medium::Ethernet => EthernetFrame::new_checked(data).ok()?.header_len(),
         };
         let ip = Ipv4Packet::new_quoted(data.get(l3..)?).ok()?;
-        u16::try_from(l3 + ip.header_len()).ok()
+        Some((u16::try_from(l3).ok()?, u16::try_from(l3 + ip.header_len()).ok()?))
     }
 
     /// Post fresh receive buffers up to one short of a full ring.

@@ -260,6 +260,63 @@ fn gro_merges_a_train_into_exactly_the_concatenated_payload() {
     assert_eq!(p.ip.identification, 100, "the first segment's header leads");
 }
 
+/// Software GSO on a device without any offload, as a bridge port without
+/// TSO does to a merged packet: the frames it becomes, each checked.
+fn resegment(pool: &mut SkbPool, skb: skbnet::skb::SkBuff) -> Vec<Vec<u8>> {
+    let mut out = SkbQueue::new();
+    validate_xmit(pool, skb, &Features::NONE, &mut out).expect("segmented in software");
+    let frames = drain_bytes(pool, &mut out);
+    for f in &frames {
+        parse_valid(f);
+    }
+    frames
+}
+
+/// Regression: a merged packet left GRO without its network and transport
+/// headers marked, so a bridge port without TSO could not segment it and
+/// dropped it as out of memory.
+#[test]
+fn a_gro_merged_packet_segments_again_for_a_port_without_tso() {
+    let (frames, _) = train(5, 1448);
+    let mut st = storage();
+    let mut pool = st.pool();
+    let mut g: Gro<8> = Gro::new();
+    let mut out = SkbQueue::new();
+    for f in &frames {
+        let skb = rx_skb(&mut pool, f);
+        g.receive(&mut pool, Medium::Ethernet, skb, &mut out);
+    }
+    g.flush(&mut pool, &mut out);
+    assert_eq!(out.len(), 1);
+    let merged = out.pop_front(&mut pool).unwrap();
+    assert_eq!(resegment(&mut pool, merged), frames, "the frames that came, byte for byte");
+    assert!(pool.stats().is_idle());
+}
+
+/// Regression: GRO held a super-packet (a veth peer's TSO) and merged the
+/// next segment into it, making its whole payload the `gso_size`: the
+/// router forwarding it then found every segment too big for the next hop,
+/// answered "fragmentation needed", and the connection stalled.
+#[test]
+fn gro_passes_a_super_packet_through_untouched() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let big = payload_of(3 * 1448, 4);
+    let sup = super_packet(&mut pool, &Seg::default(), &big, 1448);
+    let sup_bytes = bytes(&pool, &sup);
+    let next = tcp_frame(&Seg { seq: 1000 + big.len() as u32, ip_id: 101, ..Seg::default() }, &[9; 1448]);
+    let mut g: Gro<8> = Gro::new();
+    let mut out = SkbQueue::new();
+    g.receive(&mut pool, Medium::Ethernet, sup, &mut out);
+    let skb = rx_skb(&mut pool, &next);
+    g.receive(&mut pool, Medium::Ethernet, skb, &mut out);
+    g.flush(&mut pool, &mut out);
+    let metas: Vec<_> = out.iter(&pool).map(|s| pool.meta(&s).gso).map(|m| (m.size, m.segs)).collect();
+    assert_eq!(metas, [(1448, 3), (0, 0)], "the super-packet kept its own gso_size");
+    assert_eq!(drain_bytes(&mut pool, &mut out), [sup_bytes, next]);
+    assert!(pool.stats().is_idle());
+}
+
 #[test]
 fn gro_short_segment_or_psh_closes_the_packet() {
     let (mut frames, _) = train(3, 1000);
@@ -403,6 +460,10 @@ fn nic_lro_merges_a_train_arriving_on_the_wire() {
     let skb = q.pop_front(&mut pool).unwrap();
     let m = *pool.meta(&skb);
     assert_eq!((m.gso.size, m.gso.segs, m.gso.kind), (1448, 12, GsoType::TcpV4));
+    // Bridged to a port without offloads, it is cut back into the frames
+    // that came (the headers are marked without `ip_rcv` having looked).
+    let copy = pool.copy(&skb, skbnet::skb::OwnerId::SYSTEM).unwrap();
+    assert_eq!(resegment(&mut pool, copy), frames);
     finish_partial(&mut pool, &skb).unwrap();
     let p = parse_valid(&bytes(&pool, &skb));
     assert_eq!(p.payload, payload);

@@ -258,6 +258,15 @@ impl<const FLOWS: usize> Gro<FLOWS> {
             self.pass(pool, skb, out);
             return;
         };
+        // Already a super-packet (a veth peer's TSO, the NIC's LRO): it stays
+        // as it is. Merging would make its whole payload the held packet's
+        // `gso_size`, and forwarding would then judge every segment too big
+        // for the next hop (Linux's `dev_gro_receive` passes `skb_is_gso`).
+        if pool.meta(&skb).gso.is_gso() {
+            self.flush_flow(pool, &seg, out);
+            self.pass(pool, skb, out);
+            return;
+        }
         if !self.checksum_ok(pool, &skb, l3, &seg) {
             self.stats.bad_csum += 1;
             self.flush_flow(pool, &seg, out);
@@ -354,7 +363,10 @@ impl<const FLOWS: usize> Gro<FLOWS> {
                 oldest
             }
         };
-        if i >= FLOWS {
+        // The headers are rewritten at flush: make them private now (a
+        // clone's shared head would need a copy then, which could fail and
+        // leave the merged payload behind a header that does not count it).
+        if i >= FLOWS || pool.data_mut(&skb).is_err() {
             self.pass(pool, skb, out);
             return;
         }
@@ -394,10 +406,15 @@ impl<const FLOWS: usize> Gro<FLOWS> {
                 .ok()
                 .and_then(|d| d.get_mut(l3..l3 + hdr))
                 .is_some_and(|hdrs| fix_merged_headers(hdrs, h.total_len, h.psh).is_ok());
-            let start = pool.data_offset(&h.skb) + h.l3 + h.first.ip_header_len();
+            let network = pool.data_offset(&h.skb) + h.l3;
+            let start = network + h.first.ip_header_len();
             if let (true, Ok(m)) = (fixed, pool.meta_mut(&h.skb)) {
                 m.gso = Gso { size: h.mss, segs: h.segs, kind: GsoType::TcpV4, ecn: false };
                 m.csum = Checksum::Partial { start, offset: 16 };
+                // A bridge forwards the frame without `ip_rcv` marking its
+                // headers; software GSO on a port without TSO needs them.
+                m.network_header = network;
+                m.transport_header = start;
             }
         }
         out.push_back(pool, h.skb);
