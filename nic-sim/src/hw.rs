@@ -794,8 +794,15 @@ impl<const RXN: usize> RxEngine<'_, RXN> {
         if seg.payload_len == 0 || !seg.mergeable_alone() {
             return false;
         }
+        // The merged data follows the first segment's IP datagram, so the
+        // frame is taken without the Ethernet padding (or any trailer) after
+        // it, which would otherwise sit between the payloads.
+        let used = l3 + usize::from(seg.ip_total_len);
+        if used > len {
+            return false;
+        }
         frame.finish();
-        let Some((first, last)) = self.rx_take(pool, &frame.bytes()[..len]) else { return true };
+        let Some((first, last)) = self.rx_take(pool, &frame.bytes()[..used]) else { return true };
         let ctx = Lro {
             first,
             last,

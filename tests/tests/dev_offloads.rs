@@ -474,3 +474,44 @@ fn nic_lro_merges_a_train_arriving_on_the_wire() {
     b.close(&mut pool);
     assert!(pool.stats().is_idle());
 }
+
+/// Regression: LRO opened its context with the first frame as it came off
+/// the wire, Ethernet padding and all, and appended the next payloads after
+/// the padding: the merged packet's data had the pad bytes in the middle
+/// and lost as many at the end. Tiny segments without options (an
+/// interactive session's keystrokes) are padded to the 60-byte minimum.
+#[test]
+fn nic_lro_leaves_ethernet_padding_out_of_the_merged_data() {
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let (mut a, mut b) = open_pair(&mut pool, &link, Side::B);
+    let payload = payload_of(5 * 4, 7);
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| {
+            let s = Seg { seq: 1000 + 4 * i as u32, ip_id: 100 + i as u16, ts: None, ..Seg::default() };
+            let mut f = tcp_frame(&s, &payload[4 * i..4 * i + 4]);
+            assert!(f.len() < 60);
+            f.resize(60, 0xee);
+            f
+        })
+        .collect();
+    let mut q = send_frames(&mut pool, &mut a, &mut b, &frames);
+    if let Some(at) = b.hw_poll_at() {
+        run_hw(&mut pool, &mut a, &mut b, at);
+        let mut more = poll_all(&mut pool, &mut b);
+        q.splice_back(&mut pool, &mut more);
+    }
+    assert_eq!(b.hw_stats().lro_merged, 4, "the five were merged");
+    assert_eq!(q.len(), 1);
+    let skb = q.pop_front(&mut pool).unwrap();
+    finish_partial(&mut pool, &skb).unwrap();
+    let got = bytes(&pool, &skb);
+    assert_eq!(got.len(), 14 + 40 + payload.len(), "no padding inside");
+    assert_eq!(parse_valid(&got).payload, payload, "the payload, byte for byte");
+    pool.free(skb);
+    a.reclaim_tx(&mut pool, Instant::ZERO);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}
