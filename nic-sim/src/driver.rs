@@ -31,6 +31,8 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> SimNic<TXN
     /// `ndo_start_xmit`.
     pub(crate) fn driver_xmit(&mut self, pool: &mut SkbPool, now: Instant, skb: SkBuff) -> Result<(), TxBusy> {
         let chunks = pool.chunk_count(&skb);
+        // `features()` told the stack how many buffers fit (`max_frags`), so
+        // more than that is the stack breaking the contract.
         let unusable = !self.link_up || chunks == 0 || chunks >= TXN || (chunks > 1 && !self.cfg.offloads.sg);
         let offload = if unusable { None } else { self.tx_offload(pool, &skb) };
         let Some(off) = offload else {

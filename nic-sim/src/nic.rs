@@ -271,7 +271,10 @@ impl<const TXN: usize, const RXN: usize, const FRAME: usize, P: Port> NetDevice 
     }
 
     fn features(&self) -> Features {
-        self.cfg.offloads
+        // A packet takes a descriptor per buffer and the ring keeps one
+        // free, so the stack must not hand over more buffers than that.
+        let ring = u16::try_from(TXN.saturating_sub(1)).unwrap_or(u16::MAX).max(1);
+        Features { max_frags: self.cfg.offloads.max_frags.min(ring), ..self.cfg.offloads }
     }
 
     fn link_up(&self) -> bool {

@@ -56,5 +56,7 @@ pub(crate) fn features(bits: u8) -> Features {
         rx_csum: bits & 4 != 0,
         lro: bits & 8 != 0,
         sg: bits & 16 != 0,
+        // The simulated NIC caps it at its ring anyway.
+        max_frags: u16::MAX,
     }
 }

@@ -515,3 +515,50 @@ fn nic_lro_leaves_ethernet_padding_out_of_the_merged_data() {
     b.close(&mut pool);
     assert!(pool.stats().is_idle());
 }
+
+/// Regression: a packet spanning more buffers than the NIC's transmit ring
+/// has descriptors (a 64-segment GRO packet forwarded, a large write) was
+/// dropped by the driver as a broken contract. The NIC now says how many
+/// it takes (`max_frags`), and the stack segments a super-packet that
+/// spans more in software, each segment one buffer.
+#[test]
+fn a_super_packet_with_more_buffers_than_the_ring_is_segmented_in_software() {
+    type Small<'l> = skbnet_nic_sim::nic::SimNic<8, 64, 66_000, skbnet_nic_sim::port::LinkPort<'l, 512, 1514, Rec>>;
+    let mut st = storage();
+    let mut pool = st.pool();
+    let link = link(Rec::default());
+    let cfg = |mac| skbnet_nic_sim::nic::NicConfig::ethernet(skbnet::wire::MacAddr(mac));
+    let mut a = Box::new(Small::new(cfg(MAC_A), skbnet_nic_sim::port::LinkPort::new(&link, Side::A)));
+    let mut b = Box::new(Small::new(cfg(MAC_B), skbnet_nic_sim::port::LinkPort::new(&link, Side::B)));
+    a.open(&mut pool).unwrap();
+    b.open(&mut pool).unwrap();
+    let mut step = |pool: &mut SkbPool, a: &mut Small<'_>, b: &mut Small<'_>| {
+        a.run_hardware(Instant::ZERO, pool);
+        b.run_hardware(Instant::ZERO, pool);
+        a.reclaim_tx(pool, Instant::ZERO);
+        let mut q = SkbQueue::new();
+        while b.poll_rx(pool, Instant::ZERO, 64, &mut q) == 64 {}
+        q.purge(pool);
+    };
+    let f = a.features();
+    assert_eq!(f.max_frags, 7, "eight descriptors, one kept free");
+    let payload = payload_of(20 * usize::from(MSS), 5);
+    let skb = super_packet(&mut pool, &template(), &payload, MSS);
+    assert!(pool.chunk_count(&skb) > 7, "{} buffers", pool.chunk_count(&skb));
+    let mut fitted = SkbQueue::new();
+    validate_xmit(&mut pool, skb, &f, &mut fitted).unwrap();
+    assert_eq!(fitted.len(), 20, "segmented in software");
+    while let Some(mut skb) = fitted.pop_front(&mut pool) {
+        while let Err(skbnet::dev::TxBusy(back)) = a.transmit(&mut pool, Instant::ZERO, skb) {
+            step(&mut pool, &mut a, &mut b);
+            skb = back;
+        }
+    }
+    step(&mut pool, &mut a, &mut b);
+    assert_eq!(a.stats().tx_dropped, 0);
+    let frames: Vec<Vec<u8>> = link.borrow().tap().0.iter().map(|(_, _, f)| f.clone()).collect();
+    check_segments(&frames, &template(), &payload);
+    a.close(&mut pool);
+    b.close(&mut pool);
+    assert!(pool.stats().is_idle());
+}

@@ -65,6 +65,11 @@ pub struct Features {
     pub tso: Option<TsoLimits>,
     /// Merges received TCP segments itself (`NETIF_F_LRO`, hardware GRO).
     pub lro: bool,
+    /// Most buffers one packet may span with `sg` (a transmit takes one
+    /// descriptor per buffer; Linux's `MAX_SKB_FRAGS` and the per-driver
+    /// limits behind `skb_linearize`). A super-packet spanning more is
+    /// segmented in software, any other packet linearized.
+    pub max_frags: u16,
 }
 
 impl Features {
@@ -76,9 +81,13 @@ impl Features {
         sg: true,
         tso: Some(TsoLimits { max_size: 65_536, max_segs: 64 }),
         lro: true,
+        max_frags: u16::MAX,
     };
     /// No offload at all: the stack does everything in software.
-    pub const NONE: Features = Features { tx_csum: false, rx_csum: false, sg: false, tso: None, lro: false };
+    /// (`max_frags` is left unlimited, so `Features { sg: true, ..NONE }`
+    /// means scatter-gather without a limit.)
+    pub const NONE: Features =
+        Features { tx_csum: false, rx_csum: false, sg: false, tso: None, lro: false, max_frags: u16::MAX };
 }
 
 /// Per-device counters (Linux's `rtnl_link_stats64`, plus ring events).

@@ -1,7 +1,9 @@
 //! `validate_xmit_skb`: make a packet fit the device before it is handed
 //! over. What the device's [`Features`] do not cover is done here in
-//! software: GSO super-packets the device cannot segment are segmented,
-//! chains are linearized for devices without scatter-gather, and partial
+//! software: GSO super-packets the device cannot segment (or whose buffers
+//! are more than it has descriptors for) are segmented, chains are
+//! linearized for devices without scatter-gather or with fewer descriptors
+//! than the chain has buffers, and partial
 //! checksums are finished for devices that cannot insert them.
 
 use super::Features;
@@ -20,14 +22,17 @@ pub enum XmitError {
     Skb(SkbError),
 }
 
+/// True when the device can take `skb`'s buffers as they are: one, or as
+/// many as scatter-gather and its descriptor limit allow.
+fn fits_buffers(pool: &SkbPool, skb: &SkBuff, f: &Features) -> bool {
+    !pool.is_nonlinear(skb) || (f.sg && pool.chunk_count(skb) <= usize::from(f.max_frags))
+}
+
 /// True when the device can take `skb` as a GSO packet itself.
 fn device_segments(pool: &SkbPool, skb: &SkBuff, f: &Features) -> bool {
     let meta = pool.meta(skb);
     let Some(tso) = f.tso else { return false };
-    f.tx_csum
-        && (f.sg || !pool.is_nonlinear(skb))
-        && pool.len(skb) <= tso.max_size as usize
-        && meta.gso.segs <= tso.max_segs
+    f.tx_csum && fits_buffers(pool, skb, f) && pool.len(skb) <= tso.max_size as usize && meta.gso.segs <= tso.max_segs
 }
 
 /// Prepare `skb` for a device with features `f`, appending the result (one
@@ -41,8 +46,7 @@ pub fn validate_xmit(pool: &mut SkbPool, skb: SkBuff, f: &Features, out: &mut Sk
         out.splice_back(pool, &mut segs);
         return Ok(());
     }
-    if pool.is_nonlinear(&skb)
-        && !f.sg
+    if !fits_buffers(pool, &skb, f)
         && let Err(e) = pool.linearize(&skb)
     {
         pool.free(skb);
