@@ -258,13 +258,10 @@ impl<'a, H: NfHooks> World<'a, H> {
             if old.prefix_len == m.header.prefix_len {
                 return Ok(Answer::Done);
             }
-            // Replace: the old one goes, the new one comes, and if the new
-            // one cannot be added the old one is put back.
-            self.del_addr(ifindex, addr)?;
-            if let Err(e) = self.add_addr(ifindex, addr, m.header.prefix_len) {
-                let _ = self.add_addr(ifindex, addr, old.prefix_len);
-                return Err(e.into());
-            }
+            // Replace: the prefix changes in place, routes through the
+            // device untouched (Linux would add a second address with the
+            // other mask; one address per IP is this stack's model).
+            self.change_addr_prefix(ifindex, addr, m.header.prefix_len)?;
             return Ok(Answer::Done);
         }
         // A new address needs no NLM_F_CREATE: Linux's IPv4

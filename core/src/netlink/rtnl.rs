@@ -231,9 +231,20 @@ impl<'a, H: NfHooks> World<'a, H> {
             index,
             table,
             done: false,
-            generation: self.fib.generation(),
+            generation: self.dump_generation(kind),
         });
         Ok(Answer::Dump)
+    }
+
+    /// What a dump of `kind` watches for changes while it runs: the FIB's
+    /// generation for routes, the interface generation for links and
+    /// addresses, nothing for namespaces (listed by slot, which stays).
+    fn dump_generation(&self, kind: DumpKind) -> u32 {
+        match kind {
+            DumpKind::Routes => self.fib.generation(),
+            DumpKind::Links | DumpKind::Addrs => self.if_gen,
+            DumpKind::Netns => 0,
+        }
     }
 
     /// Write as much of the socket's dump as fits, and `NLMSG_DONE` at its end.
@@ -241,7 +252,10 @@ impl<'a, H: NfHooks> World<'a, H> {
         let Some(mut d) = sock.dump else { return Ok(()) };
         let start = w.len();
         let mut flags = NLM_F_MULTI;
-        if d.generation != self.fib.generation() && d.kind == DumpKind::Routes {
+        // A change between two parts of the dump may have moved what is left
+        // past where it resumes: the reader is told it may be inconsistent
+        // (`nl_dump_check_consistent`), in every message from then on.
+        if d.generation != self.dump_generation(d.kind) {
             flags |= NLM_F_DUMP_INTR;
         }
         if d.index != 0 || d.table != 0 {
@@ -260,7 +274,11 @@ impl<'a, H: NfHooks> World<'a, H> {
             // write_msg takes the header back when the body does not fit:
             // a DONE begun in the last 16 bytes of the buffer was left there
             // with length 0, a malformed reply.
-            let done = write_msg(w, NLMSG_DONE, NLM_F_MULTI, d.seq, sock.pid, |w| w.bytes(&0i32.to_ne_bytes()));
+            // The DONE says so too: a reader that checks only the last
+            // message (as iproute2 does) must see it (Linux's
+            // `netlink_dump_done` runs the same check).
+            let done_flags = NLM_F_MULTI | (flags & NLM_F_DUMP_INTR);
+            let done = write_msg(w, NLMSG_DONE, done_flags, d.seq, sock.pid, |w| w.bytes(&0i32.to_ne_bytes()));
             if done.is_ok() {
                 sock.dump = None;
                 return Ok(());

@@ -39,8 +39,9 @@ pub(crate) struct Dump {
     pub table: u8,
     /// Nothing is left but `NLMSG_DONE`.
     pub done: bool,
-    /// The FIB generation when the dump started: if it moves, the messages
-    /// that follow say `NLM_F_DUMP_INTR`.
+    /// What the dump watches (the FIB's or the interfaces' generation) when
+    /// it started: if it moves, the messages that follow say
+    /// `NLM_F_DUMP_INTR`.
     pub generation: u32,
 }
 

@@ -235,6 +235,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             return Err(NetnsError::Exists);
         }
         let (slot, ifindex) = self.new_ifindex().ok_or(NetnsError::Full)?;
+        self.if_gen = self.if_gen.wrapping_add(1);
         let mtu = dev.get().mtu();
         self.switched |= matches!(dev, Device::Veth(_) | Device::Bridge(_));
         self.ifaces[slot] = Some(Iface {
@@ -415,6 +416,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         // On the loopback the whole prefix is local (`local 127.0.0.0/8`),
         // as Linux's `fib_add_ifaddr` makes it.
         let lo = matches!(i.dev, Device::Loopback(_));
+        self.if_gen = self.if_gen.wrapping_add(1);
         self.events.push(RtEvent::Addr { deleted: false, ns, ifindex, label, addr: a });
         let kernel = |dst, len, kind, table, scope| Route {
             dst,
@@ -459,14 +461,45 @@ impl<'a, H: NfHooks> World<'a, H> {
     /// Remove an address (`ip addr del`) and the routes it brought, unless
     /// another address of the interface still needs them.
     pub fn del_addr(&mut self, ifindex: IfIndex, addr: Ipv4Addr) -> Result<(), NetnsError> {
+        self.del_addr_inner(ifindex, addr, false)
+    }
+
+    /// Give `addr` on `ifindex` a new prefix length (`ip addr replace
+    /// A/N`): its connected routes follow, and nothing else changes. Routes
+    /// through the interface stay (a delete and add would flush them when
+    /// it was the only address), and so do masquerade entries for it. If
+    /// the new prefix cannot be added, the old one is put back.
+    pub fn change_addr_prefix(&mut self, ifindex: IfIndex, addr: Ipv4Addr, prefix_len: u8) -> Result<(), NetnsError> {
+        if prefix_len > 32 {
+            return Err(NetnsError::Invalid);
+        }
+        let old = self.iface(ifindex).ok_or(NetnsError::NotFound)?.addrs.iter().find(|a| a.addr == addr).copied();
+        let old = old.ok_or(NetnsError::NotFound)?;
+        if old.prefix_len == prefix_len {
+            return Ok(());
+        }
+        self.del_addr_inner(ifindex, addr, true)?;
+        if let Err(e) = self.add_addr(ifindex, addr, prefix_len) {
+            let _ = self.add_addr(ifindex, addr, old.prefix_len);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// [`World::del_addr`]; `replacing` when the same address comes back at
+    /// once with another prefix.
+    fn del_addr_inner(&mut self, ifindex: IfIndex, addr: Ipv4Addr, replacing: bool) -> Result<(), NetnsError> {
         let i = self.iface_mut(ifindex).ok_or(NetnsError::NotFound)?;
         let pos = i.addrs.iter().position(|a| a.addr == addr).ok_or(NetnsError::NotFound)?;
         let gone = i.addrs.remove(pos);
         let ns = i.ns;
         let still = i.addrs.clone();
         let label = i.name.clone();
+        self.if_gen = self.if_gen.wrapping_add(1);
         self.events.push(RtEvent::Addr { deleted: true, ns, ifindex, label, addr: gone });
-        self.masq_forget(ifindex, Some(addr));
+        if !replacing {
+            self.masq_forget(ifindex, Some(addr));
+        }
         // Another address in the same subnet inherits the subnet and
         // broadcast routes the two shared, with itself as their preferred
         // source (Linux with `promote_secondaries`, as most distributions
@@ -503,7 +536,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         // `fib_disable_ip` flushes them. While an address is left, routes
         // through a gateway that is no longer on any subnet stay, as Linux
         // keeps them.
-        if still.is_empty() {
+        if still.is_empty() && !replacing {
             self.fib.remove_where(ns, |r| r.oif == ifindex);
         }
         self.fib.invalidate();

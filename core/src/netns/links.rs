@@ -175,6 +175,7 @@ impl<'a, H: NfHooks> World<'a, H> {
         if let Some(i) = self.iface_mut(ifindex) {
             i.ns = ns;
         }
+        self.if_gen = self.if_gen.wrapping_add(1);
         self.notify_link(ifindex, false);
         // The peer's view of where its other end lives changed.
         if let Some(Device::Veth(v)) = self.iface(ifindex).map(|i| &i.dev) {
@@ -275,6 +276,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             && self.iface(ifindex).is_some()
         {
             self.ifaces[slot] = None;
+            self.if_gen = self.if_gen.wrapping_add(1);
         }
         // A surviving peer has lost its carrier.
         if let Some(Device::Veth(v)) = self.iface_mut(peer).map(|p| &mut p.dev) {

@@ -278,6 +278,10 @@ pub struct World<'a, H: NfHooks = ()> {
     /// A veth end or a bridge was ever added: until then the switch has
     /// nothing to carry and costs nothing per poll.
     pub(crate) switched: bool,
+    /// Bumped whenever an interface or an address comes, goes or moves:
+    /// a netlink dump of links or addresses that sees it change says
+    /// `NLM_F_DUMP_INTR` (Linux's `dev_base_seq`, `dev_addr_genid`).
+    pub(crate) if_gen: u32,
 }
 
 impl<'a> World<'a, ()> {
@@ -346,6 +350,7 @@ impl<'a, H: NfHooks> World<'a, H> {
             events: EventLog::new(&mut storage.events),
             fdb: Fdb::new(&mut storage.fdb),
             dev_seq: 0,
+            if_gen: 0,
             next_ifindex: 1,
             switched: false,
         };
