@@ -465,6 +465,12 @@ fn a_world_answers_netlink_packet_route() {
     // ip route add 10.0.0.0/8 via 192.168.76.2
     let r = unicast_route(Some((Ipv4Addr::new(10, 0, 0, 0), 8)), Ipv4Addr::new(192, 168, 76, 2));
     acked(&exchange(&mut w, &mut s, &encode(flags, 5, RouteNetlinkMessage::NewRoute(r.clone()))), 5);
+    // ip route add 172.16.0.0/12 via 192.168.76.3 proto dhcp: the origin
+    // is kept as given (it was stored as boot), so a DHCP client can find
+    // its own routes again.
+    let mut dhcp = unicast_route(Some((Ipv4Addr::new(172, 16, 0, 0), 12)), Ipv4Addr::new(192, 168, 76, 3));
+    dhcp.header.protocol = RouteProtocol::Dhcp;
+    acked(&exchange(&mut w, &mut s, &encode(flags, 51, RouteNetlinkMessage::NewRoute(dhcp))), 51);
 
     // Dumps, read back by netlink-packet-route: links, addresses, routes.
     let dump =
@@ -504,6 +510,18 @@ fn a_world_answers_netlink_packet_route() {
         _ => false,
     });
     assert!(gw, "the route through the gateway is listed");
+    let protocol_of = |dst: Ipv4Addr| {
+        routes.iter().find_map(|m| match &m.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(x))
+                if x.attributes.contains(&RouteAttribute::Destination(RouteAddress::Inet(dst))) =>
+            {
+                Some(x.header.protocol)
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(protocol_of(Ipv4Addr::new(10, 0, 0, 0)), Some(RouteProtocol::Boot));
+    assert_eq!(protocol_of(Ipv4Addr::new(172, 16, 0, 0)), Some(RouteProtocol::Dhcp));
     assert!(routes.iter().all(|m| m.header.sequence_number == 8 && m.header.port_number == 5));
 
     // ip route del, ip addr del, ip link del.

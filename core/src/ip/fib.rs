@@ -60,6 +60,9 @@ pub enum RouteProto {
     Boot,
     /// A routing daemon or firmware configuration (`proto static`).
     Static,
+    /// Any other origin number (`RTPROT_*`: 16 is `dhcp`, 12 `bird`, ...),
+    /// kept as given: daemons find and flush their own routes by it.
+    Other(u8),
 }
 
 /// How far a route reaches (`rtm_scope`).

@@ -180,6 +180,7 @@ impl RouteMsg {
                     RouteProto::Kernel => RTPROT_KERNEL,
                     RouteProto::Boot => RTPROT_BOOT,
                     RouteProto::Static => RTPROT_STATIC,
+                    RouteProto::Other(n) => n,
                 },
                 scope: match r.scope {
                     RouteScope::Universe => RT_SCOPE_UNIVERSE,
@@ -237,7 +238,9 @@ impl RouteMsg {
         let proto = match h.protocol {
             RTPROT_KERNEL => RouteProto::Kernel,
             RTPROT_STATIC => RouteProto::Static,
-            _ => RouteProto::Boot,
+            RTPROT_BOOT => RouteProto::Boot,
+            // Linux stores the number as it came (`rtm_protocol`), even 0.
+            n => RouteProto::Other(n),
         };
         let scope = match h.scope {
             RT_SCOPE_HOST => RouteScope::Host,
