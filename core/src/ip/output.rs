@@ -317,7 +317,16 @@ impl<H: NfHooks> World<'_, H> {
         let owner = self.neigh_owner;
         match self.neigh.output(&mut self.pool, owner, NeighKey { ns, ifindex: oif, ip: next_hop }, skb, now) {
             NeighOut::Send(mac, skb) => self.eth_xmit(oif, mac, EtherType::IPV4, skb, now),
-            NeighOut::Queued { request } => {
+            NeighOut::Queued { request, dropped } => {
+                if let Some(old) = dropped {
+                    // The sender of the new packet is told nothing: its
+                    // packet waits. The one pushed out is counted.
+                    self.pool.free(old);
+                    self.drop_count(ns, DropReason::NeighQueueFull);
+                    if let Some(n) = self.netns_mut(ns) {
+                        n.stats.ip.OutDiscards += 1;
+                    }
+                }
                 if request {
                     self.arp_solicit(oif, next_hop, None, now);
                 }

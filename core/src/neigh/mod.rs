@@ -5,7 +5,8 @@
 //!
 //! An unknown next hop gets an `INCOMPLETE` entry and ARP requests (three,
 //! one second apart); packets for it wait in the entry's queue, at most
-//! [`QUEUE_PER_NEIGH`] each and [`QUEUE_TOTAL`] in all, charged to the
+//! [`QUEUE_PER_NEIGH`] each and [`QUEUE_TOTAL`] in all (a full queue lets
+//! its oldest packet go for the newest, as Linux does), charged to the
 //! table's own memory owner so a socket's buffer is released the moment its
 //! packet is queued here. An answer makes the entry `REACHABLE` and sends the
 //! queue; silence makes it `FAILED` and drops the queue (the caller answers
@@ -141,6 +142,9 @@ pub enum NeighOut {
     Queued {
         /// Ask for the neighbour.
         request: bool,
+        /// The oldest packet that waited, pushed out to make room (the
+        /// caller frees and counts it as `NeighQueueFull`).
+        dropped: Option<SkBuff>,
     },
     /// Dropped: the queue or the table was full, or the neighbour failed.
     Drop(SkBuff, crate::stats::DropReason),
@@ -379,13 +383,24 @@ impl<'a> NeighTable<'a> {
     fn enqueue(&mut self, pool: &mut SkbPool, owner: OwnerId, i: usize, skb: SkBuff, request: bool) -> NeighOut {
         use crate::stats::DropReason;
         let Some(n) = self.slots[i].as_mut() else { return NeighOut::Drop(skb, DropReason::NeighQueueFull) };
-        if n.queue.len() >= QUEUE_PER_NEIGH || self.queued >= QUEUE_TOTAL || pool.charge(&skb, owner).is_err() {
+        // A full queue gives up its oldest packet for the new one, as
+        // Linux's `__neigh_event_send` does: the newest data is the most
+        // useful once the neighbour answers (a retransmission supersedes
+        // what it repeats). Over the table-wide limit, a neighbour with
+        // nothing queued has nothing to give up, and the new one goes.
+        let full = n.queue.len() >= QUEUE_PER_NEIGH || self.queued >= QUEUE_TOTAL;
+        if (full && n.queue.is_empty()) || pool.charge(&skb, owner).is_err() {
             self.stats.unresolved_discards += 1;
             return NeighOut::Drop(skb, DropReason::NeighQueueFull);
         }
+        let dropped = if full { n.queue.pop_front(pool) } else { None };
         n.queue.push_back(pool, skb);
-        self.queued += 1;
-        NeighOut::Queued { request }
+        if dropped.is_some() {
+            self.stats.unresolved_discards += 1;
+        } else {
+            self.queued += 1;
+        }
+        NeighOut::Queued { request, dropped }
     }
 
     /// A neighbour announced itself (`neigh_update`). `confirmed` says the
@@ -611,16 +626,27 @@ mod tests {
         let (mut slots, mut buckets) = ([const { None }; 4], [NIL; 4]);
         let mut n = NeighTable::new(&mut slots, &mut buckets);
         let p = packet(&mut pool);
-        assert!(matches!(n.output(&mut pool, owner, key(9), p, t(0)), NeighOut::Queued { request: true }));
-        for _ in 1..QUEUE_PER_NEIGH {
+        assert!(matches!(
+            n.output(&mut pool, owner, key(9), p, t(0)),
+            NeighOut::Queued { request: true, dropped: None }
+        ));
+        for k in 1..QUEUE_PER_NEIGH {
             let p = packet(&mut pool);
-            assert!(matches!(n.output(&mut pool, owner, key(9), p, t(10)), NeighOut::Queued { request: false }));
+            pool.data_mut(&p).unwrap()[0] = k as u8;
+            let out = n.output(&mut pool, owner, key(9), p, t(10));
+            assert!(matches!(out, NeighOut::Queued { request: false, dropped: None }));
         }
+        // One more: the oldest makes room for it.
         let p = packet(&mut pool);
+        pool.data_mut(&p).unwrap()[0] = 0xee;
         match n.output(&mut pool, owner, key(9), p, t(10)) {
-            NeighOut::Drop(s, crate::stats::DropReason::NeighQueueFull) => pool.free(s),
+            NeighOut::Queued { request: false, dropped: Some(old) } => {
+                assert_eq!(pool.data(&old)[0], 0x45, "the first packet went");
+                pool.free(old);
+            }
             other => panic!("{other:?}"),
         }
+        assert_eq!((n.queued(), n.stats().unresolved_discards), (QUEUE_PER_NEIGH, 1));
         assert_eq!(pool.owner_stats(owner).unwrap().used, 8 * 256, "queued packets are charged to the table");
         assert_eq!(n.poll_at(), Some(t(1000)));
         assert!(n.next_timer(&mut pool, t(999)).is_none());
@@ -629,7 +655,8 @@ mod tests {
         assert!(matches!(n.next_timer(&mut pool, t(2000)), Some(NeighTimer::Request { mac: None, .. })));
         match n.next_timer(&mut pool, t(3000)) {
             Some(NeighTimer::Failed { mut queue, .. }) => {
-                assert_eq!(queue.len(), QUEUE_PER_NEIGH);
+                let firsts: Vec<u8> = queue.iter(&pool).map(|r| pool.data(&r)[0]).collect();
+                assert_eq!(firsts, [1, 2, 3, 4, 5, 6, 7, 0xee], "the newest eight, in order");
                 queue.purge(&mut pool);
             }
             other => panic!("{other:?}"),
@@ -706,7 +733,7 @@ mod tests {
         let _ = n.output(&mut pool, owner, key(2), p, t(0));
         // Both slots busy: 1 is stale (evictable), 2 is incomplete with a queue.
         let p = packet(&mut pool);
-        assert!(matches!(n.output(&mut pool, owner, key(3), p, t(5)), NeighOut::Queued { request: true }));
+        assert!(matches!(n.output(&mut pool, owner, key(3), p, t(5)), NeighOut::Queued { request: true, .. }));
         assert!(n.lookup(key(1)).is_none(), "the stale entry made room");
         let p = packet(&mut pool);
         match n.output(&mut pool, owner, key(4), p, t(6)) {

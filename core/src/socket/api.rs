@@ -352,7 +352,11 @@ impl<H: NfHooks> World<'_, H> {
         }
         let (proto, shut_rd) = (s.proto, s.shut_rd);
         let Some(r) = s.rx.front(&self.pool) else {
-            return if shut_rd { Ok(RecvMsg { len: 0, truncated: false, from: UNBOUND }) } else { Err(Errno::WouldBlock) };
+            return if shut_rd {
+                Ok(RecvMsg { len: 0, truncated: false, from: UNBOUND })
+            } else {
+                Err(Errno::WouldBlock)
+            };
         };
         let len = self.pool.len(&r);
         let n = len.min(buf.len());
