@@ -252,3 +252,40 @@ fn a_stream_can_be_peeked_at_and_skipped() {
         }
     });
 }
+
+/// Among UDP sockets sharing a port with SO_REUSEADDR and matching a
+/// datagram equally well, the one bound last receives it, as in Linux
+/// (new sockets go to the head of the port's chain and the first best
+/// match wins): a restarted daemon takes over from the old instance. A
+/// better match (a connected socket) still beats both.
+fn reuse_bound<H: skbnet::netfilter::NfHooks>(
+    w: &mut skbnet::netns::World<'_, H>,
+    ns: skbnet::netns::NsId,
+) -> skbnet::socket::SockId {
+    let s = w.socket(ns, SockType::Udp).unwrap();
+    w.setsockopt(s, SockOpt::ReuseAddr(true)).unwrap();
+    w.bind(s, sa(Ipv4Addr::UNSPECIFIED, 5353)).unwrap();
+    s
+}
+
+#[test]
+fn the_newest_of_equal_reuseaddr_sockets_receives() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let ns = t.s;
+        let (old, new) = (reuse_bound(w, ns), reuse_bound(w, ns));
+        let c = w.socket(t.c1, SockType::Udp).unwrap();
+        w.sendmsg(c, b"to whom?", Some(sa(S, 5353))).unwrap();
+        let (got, client) = recv(w, t, new, 500).unwrap();
+        assert_eq!(got, b"to whom?", "the newest");
+        assert_eq!(recv(w, t, old, 50), Err(Errno::WouldBlock), "the old one hears nothing");
+        let peer = reuse_bound(w, ns);
+        w.connect(peer, client.into()).unwrap();
+        let newest = reuse_bound(w, ns);
+        w.sendmsg(c, b"again", Some(sa(S, 5353))).unwrap();
+        assert_eq!(recv(w, t, peer, 500).map(|m| m.0), Ok(b"again".to_vec()), "the connected one");
+        assert_eq!(recv(w, t, newest, 50), Err(Errno::WouldBlock));
+        for id in [old, new, c, peer, newest] {
+            w.close(id).unwrap();
+        }
+    });
+}

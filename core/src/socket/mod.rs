@@ -405,6 +405,8 @@ impl<'a> SockTable<'a> {
     /// The best socket for a datagram to `dst` from `src` (Linux's
     /// `compute_score`): a connected socket matching the peer beats one
     /// bound to the exact address, which beats one bound to any address.
+    /// Among equals (`SO_REUSEADDR`) the first on the chain wins, and the
+    /// chain starts with the socket bound last, as Linux's does.
     pub(crate) fn lookup(&self, ns: NsId, proto: Proto, dst: SocketAddrV4, src: SocketAddrV4) -> Option<SockId> {
         self.bound_to(ns, proto, dst.port())
             .filter_map(|(id, s)| {
@@ -423,7 +425,10 @@ impl<'a> SockTable<'a> {
                 }
                 Some((score, id))
             })
-            .max_by_key(|&(score, _)| score)
+            .fold(None, |best: Option<(i32, SockId)>, (score, id)| match best {
+                Some((b, _)) if b >= score => best,
+                _ => Some((score, id)),
+            })
             .map(|(_, id)| id)
     }
 
