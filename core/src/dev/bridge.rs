@@ -170,7 +170,7 @@ impl<'a> Fdb<'a> {
     /// Learn that `mac` lives behind `port`. When full, the entry seen
     /// longest ago makes room.
     pub fn learn(&mut self, bridge: IfIndex, mac: MacAddr, port: IfIndex, now: Instant) {
-        if !mac.is_unicast() || self.slots.is_empty() {
+        if !mac.is_unicast() || mac == MacAddr::ZERO || self.slots.is_empty() {
             return;
         }
         let entry = FdbEntry { bridge, mac, port, updated: now };

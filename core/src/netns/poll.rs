@@ -134,7 +134,8 @@ impl<H: NfHooks> World<'_, H> {
             self.pool.free(skb);
             return self.drop_count(ns, DropReason::Truncated);
         };
-        let pkt_type = if Some(dst) == our {
+        // A bridge owns its ports' addresses too (its local FDB entries).
+        let pkt_type = if Some(dst) == our || (dst.is_unicast() && self.br_is_local(ifindex, dst)) {
             PacketType::Host
         } else if dst.is_broadcast() {
             PacketType::Broadcast

@@ -16,7 +16,7 @@ use crate::netfilter::NfHooks;
 use crate::skb::{IfIndex, OwnerId, SkBuff};
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::EthernetFrame;
+use crate::wire::{EthernetFrame, MacAddr};
 
 impl<H: NfHooks> World<'_, H> {
     /// Carry what bridges' own stacks sent to their ports, then what veth
@@ -69,8 +69,10 @@ impl<H: NfHooks> World<'_, H> {
         };
         let src = EthernetFrame::new_checked(self.pool.data(&skb)).map(|f| f.src());
         let bridge_up = self.iface(bridge).is_some_and(|b| b.up);
+        // The all-zero address is no station's (Linux's
+        // `is_valid_ether_addr`): neither learned nor forwarded.
         let why = match src {
-            Ok(src) if bridge_up && src.is_unicast() => {
+            Ok(src) if bridge_up && src.is_unicast() && src != MacAddr::ZERO => {
                 self.fdb.learn(bridge, src, port, now);
                 self.br_forward(bridge, Some(port), skb, now);
                 return None;
@@ -90,10 +92,25 @@ impl<H: NfHooks> World<'_, H> {
         let Ok(dst) = EthernetFrame::new_checked(self.pool.data(&skb)).map(|f| f.dst()) else {
             return self.pool.free(skb);
         };
-        let ours = self.hw_addr(bridge);
         let Some(ns) = self.iface(bridge).map(|b| b.ns) else { return self.pool.free(skb) };
-        if from.is_some() && Some(dst) == ours {
+        if from.is_some() && self.br_is_local(bridge, dst) {
             return self.br_pass_up(ns, bridge, skb, now);
+        }
+        // 01-80-C2-00-00-00..0F are link-local (IEEE 802.1D-2004 §7.12.6,
+        // the reserved addresses): a bridge
+        // does not forward them. Linux forwards the bridge group address
+        // (STP BPDUs) while STP is off, which is always here, so loops stay
+        // detectable; drops MAC control (pause); passes the rest (LACP,
+        // 802.1X, LLDP) to its own stack only (`br_handle_frame`).
+        if from.is_some() && dst.0[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && dst.0[5] <= 0x0f {
+            match dst.0[5] {
+                0x00 => {}
+                0x01 => {
+                    self.pool.free(skb);
+                    return self.drop_count(ns, DropReason::OtherHost);
+                }
+                _ => return self.br_pass_up(ns, bridge, skb, now),
+            }
         }
         if from.is_some() && !dst.is_unicast() {
             match self.pool.clone(&skb, OwnerId::SYSTEM) {
@@ -112,6 +129,16 @@ impl<H: NfHooks> World<'_, H> {
             Some(p) => self.br_xmit(p, skb, now),
             None => self.br_flood(bridge, from, dst.is_unicast(), skb, now),
         }
+    }
+
+    /// True when `mac` is the bridge's own address or one of its ports'
+    /// (Linux's local FDB entries): such a frame is for the bridge's stack.
+    pub(super) fn br_is_local(&self, bridge: IfIndex, mac: MacAddr) -> bool {
+        if !mac.is_unicast() {
+            return false;
+        }
+        self.hw_addr(bridge) == Some(mac)
+            || self.ifaces.iter().flatten().any(|i| i.master == bridge && i.dev.get().hw_addr() == Some(mac))
     }
 
     /// Send a copy to every port of `bridge` that is up, except `from`;
