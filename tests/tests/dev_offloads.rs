@@ -532,7 +532,7 @@ fn a_super_packet_with_more_buffers_than_the_ring_is_segmented_in_software() {
     let mut b = Box::new(Small::new(cfg(MAC_B), skbnet_nic_sim::port::LinkPort::new(&link, Side::B)));
     a.open(&mut pool).unwrap();
     b.open(&mut pool).unwrap();
-    let mut step = |pool: &mut SkbPool, a: &mut Small<'_>, b: &mut Small<'_>| {
+    let step = |pool: &mut SkbPool, a: &mut Small<'_>, b: &mut Small<'_>| {
         a.run_hardware(Instant::ZERO, pool);
         b.run_hardware(Instant::ZERO, pool);
         a.reclaim_tx(pool, Instant::ZERO);

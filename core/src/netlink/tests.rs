@@ -806,6 +806,12 @@ fn bridge_floods_unknown_unicast_but_not_back_and_forwards_once_learned() {
     let before = rx_counts(&w, &ends);
     send_frame(&mut w, ends[0], mac[0], mac[1], now);
     assert_eq!(rx_since(&w, &ends, &before), [0, 0, 1, 1], "flooded to the ports still up");
+    // So does a port whose far end goes down (the port loses its carrier,
+    // `br_port_carrier_check`): a host unplugged is no longer behind it.
+    send_frame(&mut w, ends[2], mac[2], mac[0], now);
+    assert!(w.fdb_entries(br).any(|e| e.mac == mac[2] && e.port == ports[2]));
+    w.set_link_up(ends[2], false).unwrap();
+    assert!(!w.fdb_entries(br).any(|e| e.port == ports[2]), "forgotten when the peer went down");
     w.shutdown();
     assert!(w.pool_ref().stats().is_idle());
 }

@@ -144,6 +144,12 @@ impl<'a, H: NfHooks> World<'a, H> {
         if let Some(Device::Veth(v)) = self.iface_mut(peer).map(|p| &mut p.dev) {
             v.set_peer_open(open);
             self.fib.invalidate();
+            // The peer lost its carrier: what waited to go out of it, the
+            // neighbours it learned and, if it is a bridge port, the
+            // addresses behind it go, as a NIC's carrier loss takes them.
+            if !open {
+                self.link_lost(peer, true);
+            }
             self.notify_link(peer, false);
         }
         self.bridge_update_carrier(master);
