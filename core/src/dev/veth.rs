@@ -79,10 +79,13 @@ impl Veth {
         !self.tx.is_empty()
     }
 
-    /// A frame from the peer. Down, or with a full queue, it is freed and
-    /// counted (`rx_dropped`).
-    pub(crate) fn deliver(&mut self, pool: &mut SkbPool, skb: SkBuff) {
-        if !self.open || self.rx.len() >= self.limit {
+    /// A frame from the peer. Down, with a full queue, or longer than this
+    /// end's MTU `mtu` allows (a frame that is not a GSO super-packet, past
+    /// the MTU plus an Ethernet header and a VLAN tag, as Linux's
+    /// `is_skb_forwardable` judges), it is freed and counted (`rx_dropped`).
+    pub(crate) fn deliver(&mut self, pool: &mut SkbPool, skb: SkBuff, mtu: u16) {
+        let too_long = !pool.meta(&skb).gso.is_gso() && pool.len(&skb) > usize::from(mtu) + 14 + 4;
+        if !self.open || self.rx.len() >= self.limit || too_long {
             self.stats.rx_dropped += 1;
             pool.free(skb);
             return;
@@ -190,17 +193,25 @@ mod tests {
         pool.free(s);
         let mut q = a.take_tx();
         while let Some(s) = q.pop_front(&mut pool) {
-            b.deliver(&mut pool, s);
+            b.deliver(&mut pool, s, 1500);
         }
         let mut rx = SkbQueue::new();
         assert_eq!(b.poll_rx(&mut pool, Instant::ZERO, 64, &mut rx), 2);
         let got: Vec<u8> = rx.iter(&pool).map(|r| pool.data(&r)[0]).collect();
         assert_eq!(got, [1, 2]);
         rx.purge(&mut pool);
+        // Longer than the receiving end's MTU allows: dropped there.
+        let s = mk(&mut pool, 5);
+        b.deliver(&mut pool, s, 41);
+        assert_eq!(b.stats().rx_dropped, 1);
+        let s = mk(&mut pool, 6);
+        b.deliver(&mut pool, s, 42);
+        assert_eq!(b.poll_rx(&mut pool, Instant::ZERO, 64, &mut rx), 1, "60 bytes fit 42 + 18");
+        rx.purge(&mut pool);
         b.stop(&mut pool);
         let s = mk(&mut pool, 4);
-        b.deliver(&mut pool, s);
-        assert_eq!(b.stats().rx_dropped, 1);
+        b.deliver(&mut pool, s, 1500);
+        assert_eq!(b.stats().rx_dropped, 2);
         assert!(pool.stats().is_idle());
     }
 }

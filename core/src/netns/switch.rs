@@ -39,10 +39,10 @@ impl<H: NfHooks> World<'_, H> {
                 Some(Device::Veth(v)) if v.has_tx() => (v.take_tx(), v.peer()),
                 _ => continue,
             };
-            match super::iface_in_mut(self.ifaces, peer).map(|i| &mut i.dev) {
-                Some(Device::Veth(p)) => {
+            match super::iface_in_mut(self.ifaces, peer) {
+                Some(Iface { dev: Device::Veth(p), mtu, .. }) => {
                     while let Some(skb) = q.pop_front(&mut self.pool) {
-                        p.deliver(&mut self.pool, skb);
+                        p.deliver(&mut self.pool, skb, *mtu);
                     }
                 }
                 _ => q.purge(&mut self.pool),

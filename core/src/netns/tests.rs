@@ -109,3 +109,38 @@ fn the_last_free_slot_is_found_across_the_wrap() {
     assert_eq!(last, 16, "65530..65535 and 1..15 land on full slots; 16 is slot 15's");
     assert_eq!(w.iface_info(last).unwrap().name.as_str(), "last");
 }
+
+/// A veth end takes no frame longer than its own MTU allows, whatever the
+/// sending end's MTU (Linux's `is_skb_forwardable`): with MTUs that do
+/// not match, a big ping is dropped at the small end and counted there.
+#[test]
+fn a_veth_end_drops_frames_longer_than_its_mtu() {
+    use core::net::{Ipv4Addr, SocketAddr};
+    let mut w = world();
+    let ns = w.add_netns("far").unwrap();
+    let (a, b) = w.add_veth(NsId::INIT, "va", ns, "vb").unwrap();
+    for (i, addr) in [(a, Ipv4Addr::new(10, 5, 0, 1)), (b, Ipv4Addr::new(10, 5, 0, 2))] {
+        w.set_link_up(i, true).unwrap();
+        w.add_addr(i, addr, 24).unwrap();
+    }
+    w.set_mtu(b, 576).unwrap();
+    let p = w.socket(NsId::INIT, crate::socket::SockType::Ping).unwrap();
+    let to = SocketAddr::from((Ipv4Addr::new(10, 5, 0, 2), 0));
+    let mut ping = [0u8; 1000];
+    ping[0] = 8;
+    let mut answered = |w: &mut World<'static>, len: usize, from_ms: u64| {
+        w.sendmsg(p, &ping[..len], Some(to)).unwrap();
+        let mut buf = [0u8; 1100];
+        (from_ms..from_ms + 20).any(|ms| {
+            w.poll(crate::time::Instant::from_millis(ms));
+            w.recvmsg(p, &mut buf).is_ok()
+        })
+    };
+    assert!(answered(&mut w, 500, 0), "a ping that fits both MTUs");
+    let dropped = w.device_stats(b).unwrap().rx_dropped;
+    assert!(!answered(&mut w, 1000, 100), "1028 bytes do not fit the far end's 576");
+    assert_eq!(w.device_stats(b).unwrap().rx_dropped, dropped + 1);
+    w.close(p).unwrap();
+    w.shutdown();
+    assert!(w.pool_ref().stats().is_idle());
+}
