@@ -128,7 +128,7 @@ fn a_veth_end_drops_frames_longer_than_its_mtu() {
     let to = SocketAddr::from((Ipv4Addr::new(10, 5, 0, 2), 0));
     let mut ping = [0u8; 1000];
     ping[0] = 8;
-    let mut answered = |w: &mut World<'static>, len: usize, from_ms: u64| {
+    let answered = |w: &mut World<'static>, len: usize, from_ms: u64| {
         w.sendmsg(p, &ping[..len], Some(to)).unwrap();
         let mut buf = [0u8; 1100];
         (from_ms..from_ms + 20).any(|ms| {
