@@ -326,7 +326,9 @@ impl<'a, H: NfHooks> World<'a, H> {
     }
 
     /// `RTM_DELROUTE` (`ip route del`): the first route of the prefix that
-    /// matches every field the request gives.
+    /// matches every field the request gives, as Linux's
+    /// `fib_table_delete` matches: table 0 is the main table, and a zero
+    /// priority, protocol, type or an absent attribute matches anything.
     pub(crate) fn rtm_delroute(&mut self, sock: &NlSock, payload: &[u8]) -> Result<Answer, NlError> {
         let m = RouteMsg::parse(payload)?;
         let h = m.header;
@@ -336,19 +338,27 @@ impl<'a, H: NfHooks> World<'a, H> {
         if h.dst_len > 32 {
             return Err(NlError::inval("invalid prefix length"));
         }
+        let dst = m.dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if u32::from(dst) & !crate::ip::fib::mask(h.dst_len) != 0 {
+            return Err(NlError::inval("invalid prefix for given prefix length"));
+        }
         let want = m;
-        let table = want.table_id();
+        let table = match want.table_id() {
+            0 => u32::from(RT_TABLE_MAIN),
+            t => t,
+        };
+        let priority = want.priority.unwrap_or(0);
         let matches = |r: &Route| {
             let x = RouteMsg::from_route(r);
-            (table == 0 || x.table_id() == table)
+            x.table_id() == table
                 && (want.gateway.is_none() || x.gateway == want.gateway)
                 && (want.oif.is_none() || x.oif == want.oif)
-                && (want.priority.is_none() || x.priority.unwrap_or(0) == want.priority.unwrap_or(0))
+                && (want.prefsrc.is_none() || x.prefsrc == want.prefsrc)
+                && (priority == 0 || x.priority.unwrap_or(0) == priority)
                 && (h.protocol == RTPROT_UNSPEC || x.header.protocol == h.protocol)
                 && (h.kind == RTN_UNSPEC || x.header.kind == h.kind)
                 && (h.scope == RT_SCOPE_NOWHERE || x.header.scope == h.scope)
         };
-        let dst = m.dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
         self.del_route(sock.ns, dst, h.dst_len, matches).map_err(|_| NlError::new(Errno::Srch, "no such route"))?;
         Ok(Answer::Done)
     }

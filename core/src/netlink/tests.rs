@@ -966,3 +966,69 @@ fn nft_replies_that_do_not_fit_never_follow_a_change() {
         .collect();
     assert_eq!(text, before);
 }
+
+/// `ip route del` matches as Linux's `fib_table_delete`: a request without
+/// a metric (or with 0) deletes the route whatever its metric, a preferred
+/// source narrows the match, table 0 is the main table, and host bits past
+/// the prefix are refused rather than masked.
+#[test]
+fn route_delete_matches_as_linux_does() {
+    let mut w = world();
+    let (v0, _, _) = seed(&mut w);
+    let mut s = w.netlink_socket(NsId::INIT, 8).unwrap();
+    let net = Ipv4Addr::new(10, 1, 0, 0);
+    let gw = Some(Ipv4Addr::new(192, 168, 76, 2));
+    let ours = Ipv4Addr::new(192, 168, 76, 1);
+    let req = |dst: Ipv4Addr, len: u8, table: u8, priority: Option<u32>, prefsrc: Option<Ipv4Addr>| {
+        let m = RouteMsg {
+            header: RtMsg { family: AF_INET, dst_len: len, table, scope: RT_SCOPE_NOWHERE, ..RtMsg::default() },
+            dst: Some(dst),
+            priority,
+            prefsrc,
+            ..RouteMsg::default()
+        };
+        move |w: &mut NlWriter<'_>| m.emit(w)
+    };
+    let add = |w: &mut World<'static>, s: &mut NlSock, seq, metric, prefsrc| {
+        let m = RouteMsg {
+            header: RtMsg {
+                family: AF_INET,
+                dst_len: 16,
+                table: RT_TABLE_MAIN,
+                protocol: RTPROT_BOOT,
+                scope: RT_SCOPE_UNIVERSE,
+                kind: RTN_UNICAST,
+                ..RtMsg::default()
+            },
+            dst: Some(net),
+            gateway: gw,
+            priority: Some(metric),
+            prefsrc,
+            ..RouteMsg::default()
+        };
+        let r = talk(w, s, &msg(RTM_NEWROUTE, CREATE, seq, move |w| m.emit(w)));
+        assert_eq!(errors(&r, seq, 8), [0]);
+    };
+    let metrics = |w: &World<'static>| -> Vec<u32> {
+        w.routes(NsId::INIT).filter(|r| r.dst == net && r.oif == v0).map(|r| r.metric).collect()
+    };
+    add(&mut w, &mut s, 1, 100, None);
+    // Host bits past the prefix: EINVAL, nothing deleted.
+    let r = talk(&mut w, &mut s, &msg(RTM_DELROUTE, NLM_F_ACK, 2, req(Ipv4Addr::new(10, 1, 0, 1), 16, 0, None, None)));
+    assert_eq!(errors(&r, 2, 8), [super::Errno::Inval.code()]);
+    // No metric given: the metric-100 route goes.
+    let r = talk(&mut w, &mut s, &msg(RTM_DELROUTE, NLM_F_ACK, 3, req(net, 16, RT_TABLE_MAIN, None, None)));
+    assert_eq!(errors(&r, 3, 8), [0]);
+    assert_eq!(metrics(&w), Vec::<u32>::new());
+    // Metric 0 is no metric either; a preferred source picks among routes.
+    add(&mut w, &mut s, 4, 100, None);
+    add(&mut w, &mut s, 5, 200, Some(ours));
+    let r = talk(&mut w, &mut s, &msg(RTM_DELROUTE, NLM_F_ACK, 6, req(net, 16, 0, Some(0), Some(ours))));
+    assert_eq!(errors(&r, 6, 8), [0]);
+    assert_eq!(metrics(&w), [100], "the route with that source went");
+    // Table 0 is the main table, not every table: our address's local
+    // route is not found there.
+    let r = talk(&mut w, &mut s, &msg(RTM_DELROUTE, NLM_F_ACK, 7, req(ours, 32, 0, None, None)));
+    assert_eq!(errors(&r, 7, 8), [super::Errno::Srch.code()]);
+    assert!(w.routes(NsId::INIT).any(|r| r.dst == ours && r.prefix_len == 32), "the local route stays");
+}
