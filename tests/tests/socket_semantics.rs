@@ -289,3 +289,35 @@ fn the_newest_of_equal_reuseaddr_sockets_receives() {
         }
     });
 }
+
+/// Socket buffers are limits on what waits, not caps on one datagram, as
+/// in Linux: a datagram larger than SO_RCVBUF is delivered into an empty
+/// buffer (the next waits until it is read), and one larger than SO_SNDBUF
+/// is sent from an empty one. A socket that polls writable takes a send
+/// (it used to say writable, then refuse a datagram of three buffers with
+/// EAGAIN for ever).
+#[test]
+fn a_datagram_larger_than_the_socket_buffers_still_goes() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let ns_s = t.s;
+        let server = udp_bound(w, ns_s, 7000);
+        w.setsockopt(server, SockOpt::RcvBuf(4096)).unwrap();
+        let c = w.socket(t.c1, SockType::Udp).unwrap();
+        w.setsockopt(c, SockOpt::SndBuf(4096)).unwrap();
+        let big: Vec<u8> = (0..6000u32).map(|i| (i * 7) as u8).collect();
+        assert!(w.events(c).unwrap().writable);
+        assert_eq!(w.sendmsg(c, &big, Some(sa(S, 7000))), Ok(6000), "from an empty send buffer");
+        // It arrives in the empty receive buffer and waits there.
+        assert!(run(w, t, 500, |w| w.events(server).is_ok_and(|e| e.readable)), "delivered");
+        // A second one finds the receive buffer full: dropped and counted.
+        assert!(w.events(c).unwrap().writable);
+        let full = w.stats(ns_s).unwrap().udp.RcvbufErrors;
+        assert_eq!(w.sendmsg(c, &big, Some(sa(S, 7000))), Ok(6000));
+        assert!(run(w, t, 500, |w| w.stats(ns_s).is_some_and(|st| st.udp.RcvbufErrors == full + 1)));
+        assert_eq!(recv(w, t, server, 500).map(|m| m.0), Ok(big.clone()), "the first, whole");
+        assert_eq!(recv(w, t, server, 50), Err(Errno::WouldBlock), "the second was dropped");
+        for id in [server, c] {
+            w.close(id).unwrap();
+        }
+    });
+}

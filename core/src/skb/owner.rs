@@ -109,6 +109,30 @@ impl SkbPool<'_> {
         Ok(())
     }
 
+    /// [`Self::charge`] with a socket buffer's rule rather than a hard cap:
+    /// admitted while `owner` is below its limit, however big the packet,
+    /// so the last one may take it past (by at most that packet). Linux
+    /// queues a datagram while `sk_rmem_alloc` has not passed `sk_rcvbuf`
+    /// and allocates one while `sk_wmem_alloc` is below `sk_sndbuf`: a
+    /// datagram larger than the buffer still goes through an empty one.
+    pub fn charge_within(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<(), SkbError> {
+        let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
+        let (old, size) = (self.heads[i].owner, self.heads[i].truesize);
+        if old == owner.0 {
+            return Ok(());
+        }
+        let o = self.active_owner(owner)?;
+        if o.used >= o.limit {
+            o.failures += 1;
+            self.stats.limit_failures += 1;
+            return Err(SkbError::OverLimit);
+        }
+        self.charge_sub(old, size);
+        self.charge_add(owner.0, size);
+        self.heads[i].owner = owner.0;
+        Ok(())
+    }
+
     fn active_owner(&mut self, owner: OwnerId) -> Result<&mut OwnerSlot, SkbError> {
         match self.owners.get_mut(usize::from(owner.0)) {
             Some(o) if o.state == OwnerSlot::ACTIVE => Ok(o),

@@ -376,6 +376,26 @@ fn owner_limits_keep_one_owner_from_starving_others() {
     assert!(pool.stats().is_idle());
 }
 
+/// A socket buffer's rule: a packet bigger than the whole limit goes into
+/// an empty buffer, and nothing more until the buffer is below its limit.
+#[test]
+fn charge_within_admits_while_below_the_limit() {
+    let mut st = storage();
+    let mut pool = SkbPool::new(&mut st);
+    let sock = pool.register_owner(2 * 128).unwrap();
+    let big = filled(&mut pool, 0, &[7; 3 * 128]);
+    assert_eq!(pool.charge(&big, sock), Err(SkbError::OverLimit), "the hard cap refuses it");
+    pool.charge_within(&big, sock).unwrap();
+    assert_eq!(pool.owner_stats(sock).unwrap().used, 3 * 128, "past the limit by this one packet");
+    let small = filled(&mut pool, 0, &[1; 10]);
+    assert_eq!(pool.charge_within(&small, sock), Err(SkbError::OverLimit), "nothing more while over");
+    pool.free(big);
+    pool.charge_within(&small, sock).unwrap();
+    pool.free(small);
+    assert_eq!(pool.owner_stats(sock).unwrap().used, 0);
+    assert!(pool.stats().is_idle());
+}
+
 #[test]
 fn released_owner_lives_until_its_last_buffer_is_freed() {
     let mut st = storage();

@@ -265,6 +265,23 @@ impl<H: NfHooks> World<'_, H> {
         }
     }
 
+    /// A datagram socket's packet holding `data` after 128 bytes of
+    /// headroom, charged to its send buffer `owner` by the buffer's rule
+    /// ([`crate::skb::SkbPool::charge_within`]): refused (`EAGAIN`) only while the
+    /// buffer is full, whatever the size. `ENOBUFS` when the pool is out.
+    pub(crate) fn dgram_alloc(&mut self, owner: OwnerId, data: &[u8]) -> Result<SkBuff, Errno> {
+        let skb = self.pool.alloc_with_headroom(OwnerId::SYSTEM, 128).map_err(|_| Errno::NoBufs)?;
+        if self.pool.append(&skb, data) != Ok(data.len()) && !data.is_empty() {
+            self.pool.free(skb);
+            return Err(Errno::NoBufs);
+        }
+        if self.pool.charge_within(&skb, owner).is_err() {
+            self.pool.free(skb);
+            return Err(Errno::WouldBlock);
+        }
+        Ok(skb)
+    }
+
     /// Send an echo request from a ping socket.
     fn ping_sendmsg(&mut self, id: SockId, data: &[u8], dst: SocketAddrV4, now: Instant) -> Result<usize, Errno> {
         if data.len() < 8 || data[0] != 8 || data.len() > crate::udp::MAX_PAYLOAD {
@@ -277,11 +294,7 @@ impl<H: NfHooks> World<'_, H> {
         if route.broadcast && !opts.broadcast {
             return Err(Errno::Access);
         }
-        let skb = self.pool.alloc_with_headroom(owner, 128).map_err(|_| Errno::WouldBlock)?;
-        if self.pool.append(&skb, data) != Ok(data.len()) {
-            self.pool.free(skb);
-            return Err(Errno::WouldBlock);
-        }
+        let skb = self.dgram_alloc(owner, data)?;
         // Code 0, checksum to fill, our identifier. Written through the
         // chain: with a small pool buffer the message may not start in the
         // first one.
@@ -442,9 +455,12 @@ impl<H: NfHooks> World<'_, H> {
         }
         // Linux's datagram_poll: a read side shut reads (end of file), a
         // write side shut writes (EPIPE), both shut is a hang-up.
+        // Writable below half the send buffer (`sock_writeable`): a send is
+        // then sure to be taken, as one is while below the whole buffer.
+        let snd = self.pool.owner_stats(s.snd_owner).unwrap_or_default();
         Ok(Events {
             readable: !s.rx.is_empty() || s.shut_rd,
-            writable: self.pool.owner_room(s.snd_owner) >= self.pool.buf_size() as u32 || s.shut_wr,
+            writable: snd.used < snd.limit / 2 || s.shut_wr,
             error: s.err.is_some(),
             hangup: s.shut_rd && s.shut_wr,
         })
@@ -488,7 +504,7 @@ impl<H: NfHooks> World<'_, H> {
             return Delivery::Full;
         };
         let (ns, udp) = (s.ns, s.proto == Proto::Udp);
-        if self.pool.charge(&skb, s.rcv_owner).is_err() {
+        if self.pool.charge_within(&skb, s.rcv_owner).is_err() {
             self.pool.free(skb);
             if let Some(n) = self.netns_mut(ns) {
                 // A ping socket's overflow is no UDP error (Linux counts

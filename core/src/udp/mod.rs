@@ -199,20 +199,11 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.udp.SndbufErrors += 1;
             }
         };
-        let skb = match self.pool.alloc_with_headroom(owner, 128) {
-            Ok(s) => s,
-            Err(crate::skb::SkbError::OverLimit) => {
-                full(self);
-                return Err(Errno::WouldBlock);
-            }
-            Err(_) => return Err(Errno::NoBufs),
-        };
-        if self.pool.append(&skb, data) != Ok(data.len()) && !data.is_empty() {
-            self.pool.free(skb);
+        let got = self.dgram_alloc(owner, data);
+        if got == Err(Errno::WouldBlock) {
             full(self);
-            return Err(Errno::WouldBlock);
         }
-        Ok(skb)
+        got
     }
 
     /// Prepend the UDP header, with a checksum finished here or left partial.
