@@ -263,6 +263,12 @@ pub enum DropReason {
     /// Destination in 127.0.0.0/8 or 0.0.0.0/8, received from a device other
     /// than loopback (RFC 1122 §3.2.1.3).
     MartianDestination,
+    /// IPv4 options that do not parse (an option running past the header,
+    /// a length below 2): answered with a parameter problem.
+    BadIpOptions,
+    /// A source-route option (LSRR, SSRR): refused, as Linux refuses it
+    /// with `accept_source_route` off (its default).
+    SourceRoute,
     /// Destination is ours neither by address nor by route, and we do not forward.
     NotForUs,
     /// No route to the destination.
@@ -379,6 +385,8 @@ impl DropReason {
         DropReason::MartianZero,
         DropReason::MartianLocal,
         DropReason::MartianDestination,
+        DropReason::BadIpOptions,
+        DropReason::SourceRoute,
         DropReason::NotForUs,
         DropReason::NoRoute,
         DropReason::TtlExpired,

@@ -194,6 +194,16 @@ fn edited(mut ip: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
     ip
 }
 
+/// `ip` with IPv4 options `opts` (a multiple of 4 bytes) after its header.
+fn with_options(ip: &[u8], opts: &[u8]) -> Vec<u8> {
+    let mut p = [&ip[..20], opts, &ip[20..]].concat();
+    edited(std::mem::take(&mut p), |p| {
+        p[0] = 0x40 | ((20 + opts.len()) / 4) as u8;
+        let len = p.len() as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+    })
+}
+
 /// Set the flags and fragment offset (in 8-byte units) of a packet.
 fn fragment(ip: Vec<u8>, more: bool, offset_units: u16) -> Vec<u8> {
     edited(ip, |p| {
@@ -360,6 +370,14 @@ fn table() -> Vec<Case> {
         case("martian source: our own address, from the wire", vec![from(US)], |s, f| {
             header_error(s, f, DropReason::MartianLocal)
         }),
+        case(
+            "loose source route option",
+            vec![to_us(&with_options(&udp_to_us(b"route me"), &[131, 7, 4, 10, 0, 0, 1, 0]))],
+            |s, f| {
+                ip_in(s, f);
+                s.drops.count(DropReason::SourceRoute);
+            },
+        ),
         case("martian source: 0.1.2.3, on \"this network\"", vec![from([0, 1, 2, 3])], |s, f| {
             header_error(s, f, DropReason::MartianZero)
         }),
@@ -881,5 +899,33 @@ fn an_on_link_gateway_outside_our_subnet_is_resolved() {
         let answer = inject(w, h, &[eth([0xff; 6], ETH_ARP, &arp(1, MAC_PEER, GW, [0; 6], US))]);
         assert_eq!(answer, [eth_from_us(MAC_PEER, ETH_ARP, &arp(2, MAC_US, US, MAC_PEER, GW))]);
         w.close(s).unwrap();
+    });
+}
+
+/// An IPv4 option whose length runs past the header is a header error,
+/// answered with a parameter problem pointing at the length octet (RFC
+/// 1122 §3.2.1.8 via Linux's `ip_options_compile`); options that parse
+/// (record route, NOPs) are let through to the socket.
+#[test]
+fn malformed_ip_options_draw_a_parameter_problem() {
+    with_host(Features::ALL, |w, h| {
+        let before = *w.stats(h.ns).unwrap();
+        let bad = to_us(&with_options(&udp_to_us(b"bad options"), &[1, 7, 9, 4]));
+        let out = inject(w, h, std::slice::from_ref(&bad));
+        let after = *w.stats(h.ns).unwrap();
+        assert_eq!(after.ip.InHdrErrors - before.ip.InHdrErrors, 1);
+        assert_eq!(after.drops.get(DropReason::BadIpOptions) - before.drops.get(DropReason::BadIpOptions), 1);
+        assert_eq!(out.len(), 1, "one parameter problem");
+        let (_, rest) = Ethernet2Header::from_slice(&out[0]).unwrap();
+        let (ip, icmp) = Ipv4Header::from_slice(rest).unwrap();
+        assert_eq!((ip.destination, icmp[0], icmp[1], icmp[4]), (PEER, 12, 0, 22), "type 12, pointer at the length");
+        assert_eq!(inet_csum(&icmp[..usize::from(ip.total_len) - 20]), 0);
+        assert_eq!(&icmp[8..8 + 24], &bad[14..14 + 24], "the header with its options, quoted");
+        // Record route and NOPs parse: delivered.
+        let fine = to_us(&with_options(&udp_to_us(b"fine options"), &[7, 7, 4, 0, 0, 0, 0, 1]));
+        assert!(inject(w, h, &[fine]).is_empty());
+        let mut buf = [0u8; 64];
+        let m = w.recvmsg(h.udp, &mut buf).unwrap();
+        assert_eq!(&buf[..m.len], b"fine options");
     });
 }

@@ -202,14 +202,22 @@ impl<H: NfHooks> World<'_, H> {
         self.icmp_send(ns, skb, 11, reason.code(), 0, now);
     }
 
+    /// Parameter problem about `skb`, `pointer` at the octet in error (then
+    /// freed; RFC 792).
+    pub(crate) fn icmp_param_problem(&mut self, ns: NsId, skb: SkBuff, pointer: u8, now: Instant) {
+        self.icmp_send(ns, skb, 12, 0, u16::from(pointer), now);
+    }
+
     /// Fragmentation needed about `skb` with the next hop's MTU (then freed).
     pub(crate) fn icmp_frag_needed(&mut self, ns: NsId, skb: SkBuff, mtu: u16, now: Instant) {
         self.icmp_send(ns, skb, 3, DstUnreachable::FragNeeded.code(), mtu, now);
     }
 
     /// Send an ICMP error about `skb` (its IPv4 header at the metadata's
-    /// network offset) to its source, then free it (`icmp_send`).
-    fn icmp_send(&mut self, ns: NsId, skb: SkBuff, ty: u8, code: u8, mtu: u16, now: Instant) {
+    /// network offset) to its source, then free it (`icmp_send`). `info` is
+    /// the next hop's MTU of a fragmentation needed, the pointer of a
+    /// parameter problem.
+    fn icmp_send(&mut self, ns: NsId, skb: SkBuff, ty: u8, code: u8, info: u16, now: Instant) {
         let mut quote = [0u8; Icmpv4Repr::QUOTE_MAX];
         let q = self.error_quote(&skb, &mut quote);
         let m = self.pool.meta(&skb);
@@ -231,9 +239,9 @@ impl<H: NfHooks> World<'_, H> {
         }
         let quote = &quote[..qlen];
         let repr = match ty {
-            3 => Icmpv4Repr::DstUnreachable { reason: DstUnreachable::from_code(code), next_hop_mtu: mtu, quote },
+            3 => Icmpv4Repr::DstUnreachable { reason: DstUnreachable::from_code(code), next_hop_mtu: info, quote },
             11 => Icmpv4Repr::TimeExceeded { reason: TimeExceeded::from_code(code), quote },
-            _ => Icmpv4Repr::ParamProblem { pointer: 0, quote },
+            _ => Icmpv4Repr::ParamProblem { pointer: info as u8, quote },
         };
         let our = if self.is_local_addr(ns, dst) { Some(dst) } else { None };
         let Ok(route) = self.route_output(ns, src, our, now) else { return };

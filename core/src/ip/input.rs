@@ -151,6 +151,23 @@ impl<H: NfHooks> World<'_, H> {
 
     /// The routing decision (`ip_rcv_finish`, `ip_route_input`).
     fn ip_rcv_finish(&mut self, ns: NsId, iif: IfIndex, skb: SkBuff, hdr: &Hdr, now: Instant) {
+        if hdr.header_len > 20 {
+            let nh = self.pool.meta(&skb).network_header;
+            let opts = self.pool.bytes_from(&skb, nh).get(20..hdr.header_len).unwrap_or(&[]);
+            match check_options(opts) {
+                Ok(false) => {}
+                // Source routing lets a sender pick the path back through
+                // us around filters: refused and counted, with no answer.
+                Ok(true) => return self.ip_drop_quiet(ns, skb, DropReason::SourceRoute),
+                Err(at) => {
+                    if let Some(n) = self.netns_mut(ns) {
+                        n.stats.ip.InHdrErrors += 1;
+                        n.stats.drops.count(DropReason::BadIpOptions);
+                    }
+                    return self.icmp_param_problem(ns, skb, (20 + at) as u8, now);
+                }
+            }
+        }
         let dst = hdr.dst;
         let on_iif_broadcast = self.iface(iif).is_some_and(|i| i.addrs.iter().any(|a| a.broadcast() == Some(dst)));
         if dst.is_broadcast() || on_iif_broadcast {
@@ -291,5 +308,52 @@ impl<H: NfHooks> World<'_, H> {
     pub(crate) fn ip_drop_quiet(&mut self, ns: NsId, skb: SkBuff, why: DropReason) {
         self.pool.free(skb);
         self.drop_count(ns, why);
+    }
+}
+
+/// Walk IPv4 options (RFC 791 §3.1): `Ok(true)` when one is a source route
+/// (loose or strict, RFC 791 types 131 and 137), `Ok(false)` when all are
+/// well formed and none is, `Err(offset)` of the first byte in error (an
+/// option whose length is below 2 or runs past the header), the pointer a
+/// parameter problem names (Linux's `ip_options_compile`).
+fn check_options(opts: &[u8]) -> Result<bool, usize> {
+    const EOL: u8 = 0;
+    const NOP: u8 = 1;
+    const LSRR: u8 = 131;
+    const SSRR: u8 = 137;
+    let mut i = 0;
+    let mut source_route = false;
+    while i < opts.len() {
+        match opts[i] {
+            EOL => break,
+            NOP => i += 1,
+            ty => {
+                let Some(&len) = opts.get(i + 1) else { return Err(i) };
+                if len < 2 || i + usize::from(len) > opts.len() {
+                    return Err(i + 1);
+                }
+                source_route |= ty == LSRR || ty == SSRR;
+                i += usize::from(len);
+            }
+        }
+    }
+    Ok(source_route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_options;
+
+    #[test]
+    fn options_are_walked_by_their_lengths() {
+        assert_eq!(check_options(&[]), Ok(false));
+        assert_eq!(check_options(&[1, 1, 1, 0]), Ok(false), "NOPs then the end");
+        assert_eq!(check_options(&[0, 131, 0, 0]), Ok(false), "nothing counts after EOL");
+        assert_eq!(check_options(&[7, 7, 4, 0, 0, 0, 0, 0]), Ok(false), "record route");
+        assert_eq!(check_options(&[1, 131, 7, 4, 10, 0, 0, 1, 0]), Ok(true), "loose source route");
+        assert_eq!(check_options(&[137, 3, 4, 0]), Ok(true), "strict source route");
+        assert_eq!(check_options(&[7, 1, 0, 0]), Err(1), "length below 2");
+        assert_eq!(check_options(&[1, 7, 9, 4, 0, 0, 0, 0]), Err(2), "past the header");
+        assert_eq!(check_options(&[1, 1, 1, 68]), Err(3), "no length byte");
     }
 }
