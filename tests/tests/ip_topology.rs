@@ -770,3 +770,34 @@ fn two_interfaces_on_one_subnet_each_keep_a_route() {
         w.close(c).unwrap();
     });
 }
+
+/// Linux's `inet_bind` takes any address its local table knows: 127.0.0.2
+/// (all of 127/8 is local), and a subnet's broadcast address, where a
+/// socket hears that subnet's broadcasts and sends from the interface's
+/// own address.
+#[test]
+fn a_socket_binds_to_any_loopback_address_and_to_its_subnets_broadcast() {
+    with_topo(Features::ALL, |w, t| {
+        let two = w.socket(t.h2, SockType::Udp).unwrap();
+        w.bind(two, sa(Ipv4Addr::new(127, 0, 0, 2), 53)).unwrap();
+        let bcast = Ipv4Addr::new(10, 0, 2, 255);
+        let b = w.socket(t.h2, SockType::Udp).unwrap();
+        w.setsockopt(b, SockOpt::Broadcast(true)).unwrap();
+        w.bind(b, sa(bcast, 5000)).unwrap();
+        let stranger = w.socket(t.h2, SockType::Udp).unwrap();
+        assert_eq!(w.bind(stranger, sa(Ipv4Addr::new(10, 0, 7, 1), 1)), Err(Errno::AddrNotAvail), "not ours");
+        // The router sends to the subnet's broadcast address: heard.
+        let r = w.socket(t.r, SockType::Udp).unwrap();
+        w.setsockopt(r, SockOpt::Broadcast(true)).unwrap();
+        w.sendmsg(r, b"to all of 10.0.2.0/24", Some(sa(bcast, 5000))).unwrap();
+        let (got, from) = recv(w, t, b).unwrap();
+        assert_eq!((got.as_slice(), *from.ip()), (&b"to all of 10.0.2.0/24"[..], R2));
+        // Its answer leaves from h2's own address, not the broadcast one.
+        w.sendmsg(b, b"heard", Some(sa(R2, from.port()))).unwrap();
+        let (got, from) = recv(w, t, r).unwrap();
+        assert_eq!((got.as_slice(), *from.ip()), (&b"heard"[..], H2));
+        for id in [two, b, r, stranger] {
+            w.close(id).unwrap();
+        }
+    });
+}

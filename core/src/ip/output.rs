@@ -99,7 +99,16 @@ impl<H: NfHooks> World<'_, H> {
         // RFC 1122 §3.2.1.3: a source is never a broadcast or multicast
         // address. A socket bound to one (to receive) sends from the
         // address the route picks, as Linux's `inet_bind` arranges.
-        let src = match src.filter(|s| !s.is_unspecified() && !s.is_broadcast() && !s.is_multicast()) {
+        // (The outgoing interface's own addresses are looked at first: a
+        // connection's every segment comes here with its source.)
+        let on_oif = |s: &Ipv4Addr| self.iface(oif).is_some_and(|i| i.addrs.iter().any(|a| a.addr == *s));
+        let usable_src = |s: &Ipv4Addr| {
+            !s.is_unspecified()
+                && !s.is_broadcast()
+                && !s.is_multicast()
+                && (any_src || on_oif(s) || self.local_addr_type(ns, *s) != Some(RouteKind::Broadcast))
+        };
+        let src = match src.filter(usable_src) {
             Some(s) if !any_src && !self.src_ok(ns, oif, s) => return Err(Errno::InvalidArgument),
             Some(s) => s,
             None if local => dst,
@@ -118,6 +127,18 @@ impl<H: NfHooks> World<'_, H> {
         }
         let next_hop = if broadcast { dst } else { r.next_hop };
         Ok(OutRoute { oif, next_hop, src, mtu, broadcast, local })
+    }
+
+    /// What the local table says `ip` is to `ns` (Linux's
+    /// `inet_addr_type`): one of its own (`Local`, which covers all of
+    /// 127/8) or a subnet's broadcast address (`Broadcast`); `None` for any
+    /// other address.
+    pub(crate) fn local_addr_type(&self, ns: NsId, ip: Ipv4Addr) -> Option<RouteKind> {
+        if self.is_local_addr(ns, ip) {
+            return Some(RouteKind::Local);
+        }
+        let r = self.fib.lookup(ns, ip, |_| true)?;
+        matches!(r.route.kind, RouteKind::Local | RouteKind::Broadcast).then_some(r.route.kind)
     }
 
     /// True when `src` is local to `ns`: the route to it is a local one

@@ -163,7 +163,10 @@ impl<H: NfHooks> World<'_, H> {
         }
         let (ns, proto, reuse) = (s.ns, s.proto, s.opts.reuse_addr);
         let ip = *addr.ip();
-        if !ip.is_unspecified() && !ip.is_broadcast() && !self.is_local_addr(ns, ip) {
+        // Linux's `inet_bind` takes any address the local table calls
+        // local or broadcast: one of ours, all of 127/8, a subnet's
+        // broadcast address (to hear its broadcasts).
+        if !ip.is_unspecified() && !ip.is_broadcast() && self.local_addr_type(ns, ip).is_none() {
             return Err(Errno::AddrNotAvail);
         }
         let port = match addr.port() {
