@@ -318,3 +318,20 @@ fn a_counter_preset_to_its_maximum_wraps() {
         w.close(c).unwrap();
     });
 }
+
+/// A packet an OUTPUT rule drops fails its send with EPERM, as Linux's
+/// `ip_local_out` reports NF_DROP ("sendmsg: Operation not permitted").
+#[test]
+fn an_output_drop_fails_the_send_with_eperm() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let c1 = t.c1;
+        nft(w, c1, "add table inet filter");
+        nft(w, c1, "add chain inet filter output { type filter hook output priority 0 ; policy accept ; }");
+        nft(w, c1, "add rule inet filter output udp dport 9 drop");
+        let u = w.socket(c1, SockType::Udp).unwrap();
+        assert_eq!(w.sendmsg(u, b"blocked", Some(sa(S, 9))), Err(Errno::Perm));
+        assert_eq!(Errno::Perm.code(), 1);
+        assert_eq!(w.sendmsg(u, b"allowed", Some(sa(S, 10))), Ok(7));
+        w.close(u).unwrap();
+    });
+}

@@ -321,3 +321,35 @@ fn a_datagram_larger_than_the_socket_buffers_still_goes() {
         }
     });
 }
+
+/// A datagram the device queue has no room for is lost the way UDP may
+/// lose any: Linux's `udp_send_skb` counts SndbufErrors and reports
+/// success, unless the socket asked for errors with IP_RECVERR (ENOBUFS).
+#[test]
+fn a_full_device_queue_is_a_silent_loss_unless_errors_are_asked_for() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let c1 = t.c1;
+        let mut sc = w.sysctl(c1).unwrap();
+        sc.tx_queue_len = 1;
+        w.set_sysctl(c1, sc).unwrap();
+        let quiet = w.socket(c1, SockType::Udp).unwrap();
+        let loud = w.socket(c1, SockType::Udp).unwrap();
+        w.setsockopt(loud, SockOpt::RecvErr(true)).unwrap();
+        let data = [0x42u8; 1400];
+        // The router's address resolved first, so nothing waits for ARP.
+        w.sendmsg(quiet, b"hello", Some(sa(S, 9))).unwrap();
+        run(w, t, 100, |_| false);
+        // Without polling, the NIC's ring and byte-queue limit fill, then
+        // the one-packet backlog: later sends find no room.
+        let results: Vec<_> = (0..100).map(|_| w.sendmsg(quiet, &data, Some(sa(S, 9)))).collect();
+        assert!(results.iter().all(|r| *r == Ok(1400)), "every send reports success");
+        let lost = w.stats(c1).unwrap().udp.SndbufErrors;
+        assert!(lost > 0, "some were lost and counted");
+        assert_eq!(w.sendmsg(loud, &data, Some(sa(S, 9))), Err(Errno::NoBufs), "IP_RECVERR hears it");
+        assert_eq!(w.stats(c1).unwrap().udp.SndbufErrors, lost + 1);
+        run(w, t, 100, |_| false);
+        for id in [quiet, loud] {
+            w.close(id).unwrap();
+        }
+    });
+}

@@ -314,7 +314,7 @@ impl<H: NfHooks> World<'_, H> {
         let p = IpParams { proto: IpProtocol::ICMP, ttl, tos: opts.tos, df: opts.pmtu_discover };
         match self.ip_queue_xmit(ns, skb, &route, *dst.ip(), p, now) {
             Err(DropReason::FragNeeded) => Err(Errno::MsgSize),
-            Err(DropReason::Netfilter) => Err(Errno::Access),
+            Err(DropReason::Netfilter) => Err(Errno::Perm),
             Err(DropReason::TxQueueFull | DropReason::NoMemory | DropReason::LinkDown) => Err(Errno::NoBufs),
             _ => {
                 if let Some(n) = self.netns_mut(ns) {

@@ -56,6 +56,10 @@ pub enum Errno {
     /// A connection attempt ended, its error already reported
     /// (`ECONNABORTED`).
     ConnAborted,
+    /// A netfilter rule dropped the packet on its way out (`EPERM`, what
+    /// Linux's `ip_local_out` returns for `NF_DROP`: ping says "sendmsg:
+    /// Operation not permitted").
+    Perm,
 }
 
 impl Errno {
@@ -86,6 +90,7 @@ impl Errno {
             Errno::Already => 114,
             Errno::DestAddrReq => 89,
             Errno::ConnAborted => 103,
+            Errno::Perm => 1,
         }
     }
 }
@@ -117,6 +122,7 @@ impl fmt::Display for Errno {
             Errno::Already => "operation already in progress",
             Errno::DestAddrReq => "destination address required",
             Errno::ConnAborted => "software caused connection abort",
+            Errno::Perm => "operation not permitted",
         };
         f.write_str(s)
     }

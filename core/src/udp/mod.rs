@@ -187,7 +187,16 @@ impl<H: NfHooks> World<'_, H> {
                 Ok(data.len())
             }
             Err(DropReason::FragNeeded) => Err(Errno::MsgSize),
-            Err(DropReason::Netfilter) => Err(Errno::Access),
+            Err(DropReason::Netfilter) => Err(Errno::Perm),
+            // A full device queue or an empty pool: Linux's `udp_send_skb`
+            // counts SndbufErrors and reports success unless the socket
+            // asked for errors (IP_RECVERR), since UDP may lose it anyway.
+            Err(DropReason::TxQueueFull | DropReason::NoMemory) => {
+                if let Some(n) = self.netns_mut(ns) {
+                    n.stats.udp.SndbufErrors += 1;
+                }
+                if opts.recv_err { Err(Errno::NoBufs) } else { Ok(data.len()) }
+            }
             Err(_) => Err(Errno::NoBufs),
         }
     }

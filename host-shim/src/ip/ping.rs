@@ -253,6 +253,7 @@ fn errno_text(e: Errno) -> &'static str {
         Errno::NetUnreachable => "Destination Net Unreachable",
         Errno::ConnRefused => "Destination Port Unreachable",
         Errno::Access => "Packet filtered",
+        Errno::Perm => "Operation not permitted",
         _ => "Network error",
     }
 }
