@@ -929,3 +929,17 @@ fn malformed_ip_options_draw_a_parameter_problem() {
         assert_eq!(&buf[..m.len], b"fine options");
     });
 }
+
+/// An echo reply carries the request's DSCP (Linux's `icmp_reply`), not
+/// its ECN bits (ICMP is no ECN-capable transport, RFC 3168 §5).
+#[test]
+fn an_echo_reply_keeps_the_requests_dscp() {
+    with_host(Features::ALL, |w, h| {
+        let req = edited(echo_request(0x55, 1, b"expedite"), |p| p[1] = 0xb8 | 0x02);
+        let out = inject(w, h, &[to_us(&req)]);
+        assert_eq!(out.len(), 1);
+        let (_, rest) = Ethernet2Header::from_slice(&out[0]).unwrap();
+        let (ip, icmp) = Ipv4Header::from_slice(rest).unwrap();
+        assert_eq!((ip.dscp.value(), ip.ecn.value(), icmp[0]), (0xb8 >> 2, 0, 0), "EF, not ECT, an echo reply");
+    });
+}

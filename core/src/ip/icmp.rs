@@ -110,6 +110,11 @@ impl<H: NfHooks> World<'_, H> {
     /// Turn the request into the reply in place: the data is not copied,
     /// however large (`icmp_echo`).
     fn icmp_echo_reply(&mut self, ns: NsId, skb: SkBuff, src: Ipv4Addr, dst: Ipv4Addr, now: Instant) {
+        // The reply keeps the request's DSCP (Linux's `icmp_reply` copies
+        // the TOS), so `ping -Q` measures the class it asked for; not its
+        // ECN bits, as ICMP is no ECN-capable transport (RFC 3168 §5).
+        let nh = self.pool.meta(&skb).network_header;
+        let tos = self.pool.bytes_from(&skb, nh).get(1).copied().unwrap_or(0) & 0xfc;
         let rewritten = self.pool.data_mut(&skb).ok().and_then(|h| {
             let old = u16::from_be_bytes([h.first().copied()?, h.get(1).copied()?]);
             let csum = u16::from_be_bytes([h.get(2).copied()?, h.get(3).copied()?]);
@@ -131,7 +136,7 @@ impl<H: NfHooks> World<'_, H> {
             Err(_) => return self.ip_drop_quiet(ns, skb, DropReason::NoRoute),
         };
         let ttl = self.netns(ns).map_or(64, |n| n.sysctl.default_ttl);
-        let p = IpParams { proto: IpProtocol::ICMP, ttl, tos: 0, df: false };
+        let p = IpParams { proto: IpProtocol::ICMP, ttl, tos, df: false };
         if self.ip_queue_xmit(ns, skb, &route, src, p, now).is_ok()
             && let Some(n) = self.netns_mut(ns)
         {
