@@ -801,3 +801,36 @@ fn a_socket_binds_to_any_loopback_address_and_to_its_subnets_broadcast() {
         }
     });
 }
+
+/// A path narrower than the 552-byte floor (`ip_rt_min_pmtu`): the router
+/// reports MTU 296, h1 keeps 552 (a forged report may not shrink a path
+/// to nothing) and locks the path, so TCP sends without DF and the router
+/// fragments. Before, DF stayed set: every segment drew another
+/// fragmentation-needed and the connection black-holed.
+#[test]
+fn a_path_below_the_pmtu_floor_is_crossed_by_fragments() {
+    with_topo(Features::ALL, |w, t| {
+        let c = w.socket(t.h1, SockType::Tcp).unwrap();
+        let (s, l) = establish(w, t, c, t.h2, sa(H2, 5002));
+        let narrow = w.iface_by_name(t.r, "eth1").unwrap();
+        w.set_mtu(narrow, 296).unwrap();
+        let data = payload_of(64 * 1024, 9);
+        let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
+        let done = run(w, t, 10_000, |w| {
+            if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
+                sent += n;
+            }
+            while let Ok(m) = w.recvmsg(s, &mut buf) {
+                got.extend_from_slice(&buf[..m.len]);
+            }
+            got.len() == data.len()
+        });
+        assert!(done && got == data, "{} of {} bytes arrived", got.len(), data.len());
+        assert_eq!(w.tcp_info(c).unwrap().mss, 552 - 40 - 12, "the floor's MSS");
+        let r = w.stats(t.r).unwrap().ip;
+        assert!(r.FragCreates > 0 && r.FragOKs > 0, "the router fragmented: {r:?}");
+        for id in [c, s, l] {
+            w.close(id).unwrap();
+        }
+    });
+}

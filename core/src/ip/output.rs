@@ -30,6 +30,9 @@ pub struct OutRoute {
     pub mtu: u16,
     /// Send as a link-layer broadcast.
     pub broadcast: bool,
+    /// The learned path MTU is locked at its floor: a sender that only
+    /// wants path-MTU discovery (TCP) sends without DF.
+    pub mtu_locked: bool,
     /// The destination is one of ours (goes through loopback).
     pub local: bool,
 }
@@ -122,11 +125,13 @@ impl<H: NfHooks> World<'_, H> {
         }
         let iface_mtu = self.iface(oif).map_or(0, |i| i.mtu);
         let mut mtu = if r.route.mtu != 0 { r.route.mtu.min(iface_mtu) } else { iface_mtu };
-        if let Some(p) = self.pmtu.get(ns, dst, now) {
+        let mut mtu_locked = false;
+        if let Some((p, locked)) = self.pmtu.get_locked(ns, dst, now) {
             mtu = mtu.min(p);
+            mtu_locked = locked;
         }
         let next_hop = if broadcast { dst } else { r.next_hop };
-        Ok(OutRoute { oif, next_hop, src, mtu, broadcast, local })
+        Ok(OutRoute { oif, next_hop, src, mtu, broadcast, local, mtu_locked })
     }
 
     /// What the local table says `ip` is to `ns` (Linux's

@@ -23,6 +23,10 @@ pub struct PmtuEntry {
     ns: NsId,
     dst: Ipv4Addr,
     mtu: u16,
+    /// The path reported less than [`MIN_PMTU`]: the entry holds the floor,
+    /// and packets on the path go without DF so routers may fragment them
+    /// (Linux's `RTAX_MTU_LOCK` set by `__ip_rt_update_pmtu`).
+    locked: bool,
     expires: Instant,
 }
 
@@ -44,21 +48,33 @@ impl<'a> PmtuCache<'a> {
 
     /// The path MTU towards `dst`, if one was learned and is still valid.
     pub fn get(&self, ns: NsId, dst: Ipv4Addr, now: Instant) -> Option<u16> {
+        self.get_locked(ns, dst, now).map(|(mtu, _)| mtu)
+    }
+
+    /// [`Self::get`], and whether the path is locked at the floor (send
+    /// without DF).
+    pub fn get_locked(&self, ns: NsId, dst: Ipv4Addr, now: Instant) -> Option<(u16, bool)> {
         if self.live == 0 {
             return None;
         }
-        self.slots.iter().flatten().find(|e| e.ns == ns && e.dst == dst && e.expires > now).map(|e| e.mtu)
+        self.slots.iter().flatten().find(|e| e.ns == ns && e.dst == dst && e.expires > now).map(|e| (e.mtu, e.locked))
     }
 
-    /// Learn that the path to `dst` carries at most `mtu` bytes (clamped to
-    /// [`MIN_PMTU`]); a larger value than the one known is ignored.
+    /// Learn that the path to `dst` carries at most `mtu` bytes; a larger
+    /// value than the one known is ignored. Below [`MIN_PMTU`] (a forged
+    /// message could otherwise shrink a path to nothing), the floor is
+    /// kept and the path locked: its packets go without DF, so a router
+    /// with a link that small fragments them instead of black-holing them.
     pub fn learn(&mut self, ns: NsId, dst: Ipv4Addr, mtu: u16, now: Instant) -> u16 {
+        let locked = mtu < MIN_PMTU;
         let mtu = mtu.max(MIN_PMTU);
         let expires = now + PMTU_EXPIRES;
         if let Some(e) = self.slots.iter_mut().flatten().find(|e| e.ns == ns && e.dst == dst) {
             if e.expires <= now || mtu < e.mtu {
                 e.mtu = mtu;
+                e.locked = false;
             }
+            e.locked |= locked && e.mtu == MIN_PMTU;
             e.expires = expires;
             return e.mtu;
         }
@@ -69,7 +85,7 @@ impl<'a> PmtuCache<'a> {
             .or_else(|| (0..self.slots.len()).min_by_key(|&i| self.slots[i].map_or(Instant::ZERO, |e| e.expires)));
         if let Some(i) = victim {
             self.live += usize::from(self.slots[i].is_none());
-            self.slots[i] = Some(PmtuEntry { ns, dst, mtu, expires });
+            self.slots[i] = Some(PmtuEntry { ns, dst, mtu, locked, expires });
         }
         mtu
     }
@@ -109,7 +125,7 @@ mod tests {
         assert_eq!(c.learn(ns, a, 1400, t), 1400);
         assert_eq!(c.learn(ns, a, 1450, t), 1400, "a larger value does not raise it");
         assert_eq!(c.learn(ns, a, 100, t), MIN_PMTU, "clamped");
-        assert_eq!(c.get(ns, a, t), Some(MIN_PMTU));
+        assert_eq!(c.get_locked(ns, a, t), Some((MIN_PMTU, true)), "and locked: no DF");
         assert_eq!(c.get(NsId(1), a, t), None);
         c.learn(ns, b, 1300, t + Duration::from_secs(1));
         c.learn(ns, d, 1200, t + Duration::from_secs(2));

@@ -191,7 +191,9 @@ impl<H: NfHooks> World<'_, H> {
                 n.stats.tcp.OutRsts += 1;
             }
         }
-        let p = IpParams { proto: IpProtocol::TCP, ttl: c.ttl, tos: c.tos, df: true };
+        // TCP wants path-MTU discovery (IP_PMTUDISC_WANT): DF, unless the
+        // path is locked below the floor (Linux's `ip_dont_fragment`).
+        let p = IpParams { proto: IpProtocol::TCP, ttl: c.ttl, tos: c.tos, df: !route.mtu_locked };
         let res = self.ip_queue_xmit(c.ns, skb, &route, *c.remote.ip(), p, now);
         //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.2.6
         //# Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize
@@ -629,7 +631,7 @@ impl<H: NfHooks> World<'_, H> {
             n.stats.tcp.OutSegs += 1;
         }
         let ttl = self.netns(r.ns).map_or(64, |n| n.sysctl.default_ttl);
-        let p = IpParams { proto: IpProtocol::TCP, ttl, tos: 0, df: true };
+        let p = IpParams { proto: IpProtocol::TCP, ttl, tos: 0, df: !route.mtu_locked };
         let _ = self.ip_queue_xmit(r.ns, skb, &route, *r.remote.ip(), p, now);
     }
 }
