@@ -61,6 +61,14 @@ fn tso_frames(
     frames.expect("only a sends")
 }
 
+/// Reclaim what `a` sent, close both NICs: the pool must be free.
+fn close_pair(pool: &mut SkbPool, a: &mut Nic<'_, Rec>, b: &mut Nic<'_, Rec>) {
+    a.reclaim_tx(pool, Instant::ZERO);
+    a.close(pool);
+    b.close(pool);
+    assert!(pool.stats().is_idle());
+}
+
 /// NICs `a` and `b` on `link`, open: the one on side `offloaded` with
 /// every offload (the NIC's default), the other with none.
 fn open_pair<'l>(
@@ -147,10 +155,7 @@ fn hardware_tso_segments_after_lost_ones_carry_their_own_payload() {
     }
     let mut q = poll_all(&mut pool, &mut b);
     drain_bytes(&mut pool, &mut q);
-    a.reclaim_tx(&mut pool, Instant::ZERO);
-    a.close(&mut pool);
-    b.close(&mut pool);
-    assert!(pool.stats().is_idle());
+    close_pair(&mut pool, &mut a, &mut b);
 }
 
 #[test]
@@ -437,10 +442,7 @@ fn nic_lro_closes_its_context_for_a_frame_it_cannot_merge() {
     assert_eq!(b.hw_stats().rx_csum_bad, 1);
     pool.free(merged);
     pool.free(bad);
-    a.reclaim_tx(&mut pool, Instant::ZERO);
-    a.close(&mut pool);
-    b.close(&mut pool);
-    assert!(pool.stats().is_idle());
+    close_pair(&mut pool, &mut a, &mut b);
 }
 
 #[test]
@@ -469,10 +471,7 @@ fn nic_lro_merges_a_train_arriving_on_the_wire() {
     assert_eq!(p.payload, payload);
     assert_eq!(b.hw_stats().lro_merged, 11);
     pool.free(skb);
-    a.reclaim_tx(&mut pool, Instant::ZERO);
-    a.close(&mut pool);
-    b.close(&mut pool);
-    assert!(pool.stats().is_idle());
+    close_pair(&mut pool, &mut a, &mut b);
 }
 
 /// Regression: LRO opened its context with the first frame as it came off
@@ -510,10 +509,7 @@ fn nic_lro_leaves_ethernet_padding_out_of_the_merged_data() {
     assert_eq!(got.len(), 14 + 40 + payload.len(), "no padding inside");
     assert_eq!(parse_valid(&got).payload, payload, "the payload, byte for byte");
     pool.free(skb);
-    a.reclaim_tx(&mut pool, Instant::ZERO);
-    a.close(&mut pool);
-    b.close(&mut pool);
-    assert!(pool.stats().is_idle());
+    close_pair(&mut pool, &mut a, &mut b);
 }
 
 /// Regression: a packet spanning more buffers than the NIC's transmit ring

@@ -129,6 +129,31 @@ fn establish(w: &mut World<'_>, t: &mut Topo, c: SockId, ns: NsId, to: SocketAdd
     (s.unwrap(), l)
 }
 
+/// Send `data` from `c` to `s` (connected TCP sockets) for up to `ms`,
+/// calling `each` with what has arrived so far after every read; returns
+/// the bytes that arrived.
+fn stream(
+    w: &mut World<'_>,
+    t: &mut Topo,
+    (c, s): (SockId, SockId),
+    data: &[u8],
+    ms: u64,
+    mut each: impl FnMut(&mut World<'_>, usize),
+) -> Vec<u8> {
+    let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
+    run(w, t, ms, |w| {
+        if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
+            sent += n;
+        }
+        while let Ok(m) = w.recvmsg(s, &mut buf) {
+            got.extend_from_slice(&buf[..m.len]);
+        }
+        each(w, got.len());
+        got.len() == data.len()
+    });
+    got
+}
+
 fn echo_request(seq: u16, data: &[u8]) -> Vec<u8> {
     let mut m = vec![8, 0, 0, 0, 0, 0];
     m.extend_from_slice(&seq.to_be_bytes());
@@ -648,24 +673,16 @@ fn a_connection_carries_on_when_its_mtu_is_lowered() {
         let (s, l) = establish(w, t, c, t.h2, sa(H2, 5001));
         assert_eq!(w.tcp_info(c).unwrap().mss, 948);
         let data = payload_of(256 * 1024, 5);
-        let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
         let mut lowered = false;
         let eth0 = w.iface_by_name(t.h1, "eth0").unwrap();
-        let done = run(w, t, 3_000, |w| {
-            if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
-                sent += n;
-            }
-            while let Ok(m) = w.recvmsg(s, &mut buf) {
-                got.extend_from_slice(&buf[..m.len]);
-            }
-            if !lowered && got.len() > 64 * 1024 {
+        let got = stream(w, t, (c, s), &data, 3_000, |w, arrived| {
+            if !lowered && arrived > 64 * 1024 {
                 w.set_mtu(eth0, 800).unwrap();
                 lowered = true;
             }
-            got.len() == data.len()
         });
         assert!(lowered);
-        assert!(done && got == data, "{} of {} bytes arrived", got.len(), data.len());
+        assert!(got == data, "{} of {} bytes arrived", got.len(), data.len());
         assert_eq!(w.tcp_info(c).unwrap().mss, 800 - 40 - 12, "the MTU's, less headers and timestamps");
         let h1 = w.stats(t.h1).unwrap();
         assert!(h1.drops.get(DropReason::FragNeeded) >= 1, "the first too-big segment was refused");
@@ -815,17 +832,8 @@ fn a_path_below_the_pmtu_floor_is_crossed_by_fragments() {
         let narrow = w.iface_by_name(t.r, "eth1").unwrap();
         w.set_mtu(narrow, 296).unwrap();
         let data = payload_of(64 * 1024, 9);
-        let (mut sent, mut got, mut buf) = (0, Vec::new(), vec![0u8; 65_536]);
-        let done = run(w, t, 10_000, |w| {
-            if let Ok(n) = w.sendmsg(c, &data[sent..], None) {
-                sent += n;
-            }
-            while let Ok(m) = w.recvmsg(s, &mut buf) {
-                got.extend_from_slice(&buf[..m.len]);
-            }
-            got.len() == data.len()
-        });
-        assert!(done && got == data, "{} of {} bytes arrived", got.len(), data.len());
+        let got = stream(w, t, (c, s), &data, 10_000, |_, _| {});
+        assert!(got == data, "{} of {} bytes arrived", got.len(), data.len());
         assert_eq!(w.tcp_info(c).unwrap().mss, 552 - 40 - 12, "the floor's MSS");
         let r = w.stats(t.r).unwrap().ip;
         assert!(r.FragCreates > 0 && r.FragOKs > 0, "the router fragmented: {r:?}");
