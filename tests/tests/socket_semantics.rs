@@ -353,3 +353,35 @@ fn a_full_device_queue_is_a_silent_loss_unless_errors_are_asked_for() {
         }
     });
 }
+
+/// Fragments are charged to the socket that sent the datagram, as Linux's
+/// are: SO_SNDBUF holds back a sender of datagrams bigger than the MTU
+/// with EAGAIN, and what it was allowed to send arrives whole. (Charged to
+/// the system, they let such a sender fill the device queue, and the rest
+/// was lost.)
+#[test]
+fn fragments_count_against_the_senders_buffer() {
+    with_topo::<64>(Opts::default(), |w, t| {
+        let ns_s = t.s;
+        let server = udp_bound(w, ns_s, 7001);
+        let c = w.socket(t.c1, SockType::Udp).unwrap();
+        // The router's address resolved first, so nothing waits for ARP.
+        w.sendmsg(c, b"hello", Some(sa(S, 7001))).unwrap();
+        assert_eq!(recv(w, t, server, 500).map(|m| m.0), Ok(b"hello".to_vec()));
+        w.setsockopt(c, SockOpt::SndBuf(16 * 1024)).unwrap();
+        let big: Vec<u8> = (0..8000u32).map(|i| (i * 13) as u8).collect();
+        let sent = (0..100).take_while(|_| w.sendmsg(c, &big, Some(sa(S, 7001))) == Ok(8000)).count();
+        assert!((1..10).contains(&sent), "held back after {sent} datagrams");
+        assert_eq!(w.sendmsg(c, &big, Some(sa(S, 7001))), Err(Errno::WouldBlock));
+        let mut got = 0;
+        while let Ok((data, _)) = recv(w, t, server, 500) {
+            assert_eq!(data, big, "datagram {got}, whole");
+            got += 1;
+        }
+        assert_eq!(got, sent, "every datagram the socket took arrived");
+        assert!(w.events(c).unwrap().writable, "and the buffer drained");
+        for id in [server, c] {
+            w.close(id).unwrap();
+        }
+    });
+}

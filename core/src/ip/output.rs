@@ -274,8 +274,20 @@ impl<H: NfHooks> World<'_, H> {
             return self.ip_finish_output2(ns, oif, next_hop, broadcast, skb, now);
         }
         let mut frags = SkbQueue::new();
+        // The fragments stand for the datagram the sender's buffer took:
+        // they are charged to it in turn (Linux's `ip_frag_next` sets their
+        // owner), so SO_SNDBUF holds a sender of big datagrams back
+        // instead of letting it fill the device queue to loss.
+        let owner = self.pool.owner_of(&skb).unwrap_or(OwnerId::SYSTEM);
         let res = ip_fragment(&mut self.pool, &skb, mtu, OwnerId::SYSTEM, &mut frags);
         self.pool.free(skb);
+        if owner != OwnerId::SYSTEM {
+            let mut next = frags.front(&self.pool);
+            while let Some(r) = next {
+                let _ = self.pool.charge_force(&r, owner);
+                next = frags.next(&self.pool, r);
+            }
+        }
         let n = match res {
             Ok(n) => n,
             Err(e) => {

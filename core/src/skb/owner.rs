@@ -133,6 +133,23 @@ impl SkbPool<'_> {
         Ok(())
     }
 
+    /// Move a packet's charge to `owner` whatever its limit: for bytes
+    /// already admitted in another form (the fragments of a datagram the
+    /// socket's buffer took whole, as Linux's `skb_set_owner_w` charges
+    /// them). A closed owner is refused.
+    pub(crate) fn charge_force(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<(), SkbError> {
+        let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
+        let (old, size) = (self.heads[i].owner, self.heads[i].truesize);
+        if old == owner.0 {
+            return Ok(());
+        }
+        self.active_owner(owner)?;
+        self.charge_sub(old, size);
+        self.charge_add(owner.0, size);
+        self.heads[i].owner = owner.0;
+        Ok(())
+    }
+
     fn active_owner(&mut self, owner: OwnerId) -> Result<&mut OwnerSlot, SkbError> {
         match self.owners.get_mut(usize::from(owner.0)) {
             Some(o) if o.state == OwnerSlot::ACTIVE => Ok(o),
