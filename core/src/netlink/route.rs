@@ -116,6 +116,13 @@ impl RouteMsg {
                         let x = x?;
                         match x.ty {
                             RTAX_MTU => m.mtu = Some(x.u32()?),
+                            // A metric Linux knows (`initcwnd`, `advmss`,
+                            // `mtu lock`...) that this stack does not keep:
+                            // refused by name rather than as garbage, so
+                            // `ip route add ... initcwnd 10` says why.
+                            1..=RTAX_MAX_KNOWN => {
+                                return Err(NlError::new(Errno::OpNotSupp, "route metric not supported").at(x.offset));
+                            }
                             _ => return Err(x.unknown()),
                         }
                     }

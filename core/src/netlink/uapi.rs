@@ -228,6 +228,8 @@ pub const RTA_TABLE: u16 = 15;
 pub const RTM_F_CLONED: u32 = 0x200;
 /// Inside `RTA_METRICS`: the path MTU lock (u32).
 pub const RTAX_MTU: u16 = 2;
+/// The highest metric Linux defines (`RTAX_FASTOPEN_NO_COOKIE`).
+pub const RTAX_MAX_KNOWN: u16 = 17;
 
 // Route types (`rtm_type`, `RTN_*`).
 /// Unknown.
