@@ -457,6 +457,15 @@ impl SkbPool<'_> {
         let h = &mut self.heads[usize::from(i)];
         h.data -= delta as u16;
         h.tail -= delta as u16;
+        let (nohdr, buf, data) = (h.flags & F_NOHDR != 0, h.buf, h.data);
+        if nohdr {
+            // The data moved down into the header area this head released:
+            // those bytes are in use now, and a later clone must not push
+            // over them in place (the same rule as `push` below the floor).
+            let info = &mut self.info[usize::from(buf)];
+            info.floor = info.floor.min(data);
+        }
+        let h = &mut self.heads[usize::from(i)];
         h.meta.mac_header = shift(m.mac_header);
         h.meta.network_header = shift(m.network_header);
         h.meta.transport_header = shift(m.transport_header);

@@ -897,3 +897,27 @@ fn misused_queues_do_not_panic() {
     }
     assert!(pool.stats().is_idle());
 }
+
+/// Regression (found by the model test in CI): pulling a chunk's bytes into
+/// the head moved its data down into the header area it had released, but
+/// the buffer's floor stayed where the release put it. A clone pushing a
+/// header then wrote in place over the original's first payload byte.
+#[test]
+fn a_pull_into_released_headroom_protects_the_moved_bytes() {
+    let mut st = Box::new(PoolStorage::<24, 12, 128, 2>::new());
+    let mut pool = SkbPool::new(&mut st);
+    let a = pool.alloc_with_headroom(OwnerId::SYSTEM, 0).unwrap();
+    pool.expand_head(&a, 1).unwrap();
+    pool.header_release(&a).unwrap();
+    let payload: Vec<u8> = (1..=89).collect();
+    assert_eq!(pool.append(&a, &payload).unwrap(), 89);
+    pool.may_pull(&a, 38).unwrap();
+    let b = pool.clone(&a, OwnerId::SYSTEM).unwrap();
+    pool.pull(&b, 1).unwrap();
+    pool.push(&b, 1).unwrap().fill(0xee);
+    assert_eq!(bytes(&pool, &a), payload, "the original is untouched");
+    assert_eq!(bytes(&pool, &b)[0], 0xee);
+    pool.free(a);
+    pool.free(b);
+    assert!(pool.stats().is_idle());
+}
