@@ -588,7 +588,13 @@ fn route(
     via: Option<Ipv4Addr>,
     oif: Option<u32>,
 ) -> impl FnOnce(&mut NlWriter<'_>) -> Result<(), NoRoom> {
-    let m = RouteMsg {
+    let m = RouteMsg { oif, ..route_msg(dst, len, via) };
+    move |w| m.emit(w)
+}
+
+/// A unicast route in the main table as `ip route add` asks for it.
+fn route_msg(dst: Ipv4Addr, len: u8, via: Option<Ipv4Addr>) -> RouteMsg {
+    RouteMsg {
         header: RtMsg {
             family: AF_INET,
             dst_len: len,
@@ -600,10 +606,8 @@ fn route(
         },
         dst: (len > 0).then_some(dst),
         gateway: via,
-        oif,
         ..RouteMsg::default()
-    };
-    move |w| m.emit(w)
+    }
 }
 
 /// The prefix lengths of `ifindex`'s addresses, by address.
@@ -990,22 +994,7 @@ fn route_delete_matches_as_linux_does() {
         move |w: &mut NlWriter<'_>| m.emit(w)
     };
     let add = |w: &mut World<'static>, s: &mut NlSock, seq, metric, prefsrc| {
-        let m = RouteMsg {
-            header: RtMsg {
-                family: AF_INET,
-                dst_len: 16,
-                table: RT_TABLE_MAIN,
-                protocol: RTPROT_BOOT,
-                scope: RT_SCOPE_UNIVERSE,
-                kind: RTN_UNICAST,
-                ..RtMsg::default()
-            },
-            dst: Some(net),
-            gateway: gw,
-            priority: Some(metric),
-            prefsrc,
-            ..RouteMsg::default()
-        };
+        let m = RouteMsg { priority: Some(metric), prefsrc, ..route_msg(net, 16, gw) };
         let r = talk(w, s, &msg(RTM_NEWROUTE, CREATE, seq, move |w| m.emit(w)));
         assert_eq!(errors(&r, seq, 8), [0]);
     };
@@ -1042,20 +1031,7 @@ fn an_unkept_route_metric_is_refused_by_name() {
     seed(&mut w);
     let mut s = w.netlink_socket(NsId::INIT, 9).unwrap();
     let with_metric = |ty: u16| {
-        let m = RouteMsg {
-            header: RtMsg {
-                family: AF_INET,
-                dst_len: 16,
-                table: RT_TABLE_MAIN,
-                protocol: RTPROT_BOOT,
-                scope: RT_SCOPE_UNIVERSE,
-                kind: RTN_UNICAST,
-                ..RtMsg::default()
-            },
-            dst: Some(Ipv4Addr::new(10, 3, 0, 0)),
-            gateway: Some(Ipv4Addr::new(192, 168, 76, 2)),
-            ..RouteMsg::default()
-        };
+        let m = route_msg(Ipv4Addr::new(10, 3, 0, 0), 16, Some(Ipv4Addr::new(192, 168, 76, 2)));
         move |w: &mut NlWriter<'_>| {
             m.emit(w)?;
             let n = w.nest(RTA_METRICS | crate::netlink::uapi::NLA_F_NESTED)?;
