@@ -97,16 +97,7 @@ impl SkbPool<'_> {
     /// queued to a socket). Refused with [`SkbError::OverLimit`], leaving the
     /// packet with its old owner, when `owner` has no room for it.
     pub fn charge(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<(), SkbError> {
-        let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
-        let (old, size) = (self.heads[i].owner, self.heads[i].truesize);
-        if old == owner.0 {
-            return Ok(());
-        }
-        self.charge_check(owner, size)?;
-        self.charge_sub(old, size);
-        self.charge_add(owner.0, size);
-        self.heads[i].owner = owner.0;
-        Ok(())
+        self.transfer(skb, owner, Admit::Room)
     }
 
     /// [`Self::charge`] with a socket buffer's rule rather than a hard cap:
@@ -116,21 +107,7 @@ impl SkbPool<'_> {
     /// and allocates one while `sk_wmem_alloc` is below `sk_sndbuf`: a
     /// datagram larger than the buffer still goes through an empty one.
     pub fn charge_within(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<(), SkbError> {
-        let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
-        let (old, size) = (self.heads[i].owner, self.heads[i].truesize);
-        if old == owner.0 {
-            return Ok(());
-        }
-        let o = self.active_owner(owner)?;
-        if o.used >= o.limit {
-            o.failures += 1;
-            self.stats.limit_failures += 1;
-            return Err(SkbError::OverLimit);
-        }
-        self.charge_sub(old, size);
-        self.charge_add(owner.0, size);
-        self.heads[i].owner = owner.0;
-        Ok(())
+        self.transfer(skb, owner, Admit::BelowLimit)
     }
 
     /// Move a packet's charge to `owner` whatever its limit: for bytes
@@ -138,12 +115,30 @@ impl SkbPool<'_> {
     /// socket's buffer took whole, as Linux's `skb_set_owner_w` charges
     /// them). A closed owner is refused.
     pub(crate) fn charge_force(&mut self, skb: &impl SkbId, owner: OwnerId) -> Result<(), SkbError> {
+        self.transfer(skb, owner, Admit::Always)
+    }
+
+    /// Move the charge of `skb` to `owner` if `rule` admits it.
+    fn transfer(&mut self, skb: &impl SkbId, owner: OwnerId, rule: Admit) -> Result<(), SkbError> {
         let i = self.slot(skb).ok_or(SkbError::BadHandle)?;
         let (old, size) = (self.heads[i].owner, self.heads[i].truesize);
         if old == owner.0 {
             return Ok(());
         }
-        self.active_owner(owner)?;
+        match rule {
+            Admit::Room => self.charge_check(owner, size)?,
+            Admit::BelowLimit => {
+                let o = self.active_owner(owner)?;
+                if o.used >= o.limit {
+                    o.failures += 1;
+                    self.stats.limit_failures += 1;
+                    return Err(SkbError::OverLimit);
+                }
+            }
+            Admit::Always => {
+                self.active_owner(owner)?;
+            }
+        }
         self.charge_sub(old, size);
         self.charge_add(owner.0, size);
         self.heads[i].owner = owner.0;
@@ -185,4 +180,15 @@ impl SkbPool<'_> {
             }
         }
     }
+}
+
+/// When an owner takes on a packet's charge.
+#[derive(Clone, Copy)]
+enum Admit {
+    /// Only if the whole packet fits under the limit.
+    Room,
+    /// While the owner is below its limit (a socket buffer's rule).
+    BelowLimit,
+    /// Whatever the limit (bytes already admitted).
+    Always,
 }
